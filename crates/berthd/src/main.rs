@@ -1,0 +1,3 @@
+//! berthd: the berth daemon serving the Docker Engine API on a unix socket.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! The berth CLI: Docker's commands and flags, talking to berthd over the Engine API.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! berth's image store: content-addressed blobs, layered overlay snapshots, layer apply/diff, metadata, import/export.

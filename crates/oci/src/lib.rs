@@ -1,0 +1,1 @@
+//! Pure OCI and Docker formats: digests, image references, media types, manifests and configs.

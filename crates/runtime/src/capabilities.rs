@@ -1,0 +1,1 @@
+//! Capability sets: applying the five sets of a spec, and the defaults Docker grants.

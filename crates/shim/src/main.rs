@@ -1,0 +1,3 @@
+//! berth-shim: one small process per container that owns its stdio, logs and exit status and outlives daemon restarts.
+
+fn main() {}
