@@ -57,7 +57,11 @@ pub struct PortSummary {
     #[serde(rename = "PrivatePort")]
     pub private_port: u16,
     /// Port on the host, absent when not published.
-    #[serde(rename = "PublicPort", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "PublicPort",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub public_port: Option<u16>,
     /// `tcp`, `udp` or `sctp`.
     #[serde(rename = "Type")]
@@ -160,8 +164,10 @@ pub struct InspectOptions {
 #[serde(rename_all = "PascalCase", default)]
 pub struct HealthcheckResult {
     /// Start time (RFC 3339).
+    #[serde(serialize_with = "crate::go_time::serialize")]
     pub start: String,
     /// End time (RFC 3339).
+    #[serde(serialize_with = "crate::go_time::serialize")]
     pub end: String,
     /// Exit code of the check.
     pub exit_code: i64,
@@ -205,8 +211,10 @@ pub struct ContainerState {
     /// Last start error.
     pub error: String,
     /// Start time (RFC 3339 nano), `0001-01-01T00:00:00Z` when never.
+    #[serde(serialize_with = "crate::go_time::serialize")]
     pub started_at: String,
     /// Exit time (RFC 3339 nano), `0001-01-01T00:00:00Z` when never.
+    #[serde(serialize_with = "crate::go_time::serialize")]
     pub finished_at: String,
     /// Health, when a health check is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -277,6 +285,7 @@ pub struct ContainerInspect {
     /// Full id.
     pub id: String,
     /// Creation time (RFC 3339 nano).
+    #[serde(serialize_with = "crate::go_time::serialize")]
     pub created: String,
     /// Executable of the main process.
     pub path: String,
@@ -386,7 +395,7 @@ pub struct AttachOptions {
 }
 
 /// Query of `GET /containers/{id}/logs`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LogsOptions {
     /// Keep streaming new lines.
     pub follow: bool,
@@ -481,6 +490,7 @@ pub struct PathStat {
     /// Go `os.FileMode` bits (type bits in the high bits as Go encodes them).
     pub mode: u32,
     /// Modification time (RFC 3339).
+    #[serde(serialize_with = "crate::go_time::serialize")]
     pub mtime: String,
     /// Symlink target, empty otherwise.
     #[serde(rename = "linkTarget")]

@@ -31,9 +31,11 @@ impl Filters {
             .map(|(key, values)| {
                 let values = match values {
                     FilterValues::List(list) => list,
-                    FilterValues::Map(map) => {
-                        map.into_iter().filter(|(_, on)| *on).map(|(v, _)| v).collect()
-                    }
+                    FilterValues::Map(map) => map
+                        .into_iter()
+                        .filter(|(_, on)| *on)
+                        .map(|(v, _)| v)
+                        .collect(),
                 };
                 (key, values)
             })
@@ -66,10 +68,12 @@ impl Filters {
 
     /// Whether a `label` filter set matches the given labels (`key` or `key=value`; all must match).
     pub fn labels_match(&self, labels: &std::collections::HashMap<String, String>) -> bool {
-        self.get("label").iter().all(|want| match want.split_once('=') {
-            Some((k, v)) => labels.get(k).is_some_and(|have| have == v),
-            None => labels.contains_key(want.as_str()),
-        })
+        self.get("label")
+            .iter()
+            .all(|want| match want.split_once('=') {
+                Some((k, v)) => labels.get(k).is_some_and(|have| have == v),
+                None => labels.contains_key(want.as_str()),
+            })
     }
 }
 

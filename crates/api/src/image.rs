@@ -61,6 +61,7 @@ pub struct RootFs {
 #[serde(rename_all = "PascalCase", default)]
 pub struct ImageMetadata {
     /// Last time a tag was added (RFC 3339), or the zero time.
+    #[serde(serialize_with = "crate::go_time::serialize")]
     pub last_tag_time: String,
 }
 
@@ -79,6 +80,7 @@ pub struct ImageInspect {
     /// Commit message.
     pub comment: String,
     /// Creation time (RFC 3339 nano).
+    #[serde(serialize_with = "crate::go_time::serialize")]
     pub created: String,
     /// Docker version that built it.
     pub docker_version: String,

@@ -135,8 +135,10 @@ pub struct ContainerStats {
     /// Container id.
     pub id: String,
     /// Sample time (RFC 3339 nano).
+    #[serde(serialize_with = "crate::go_time::serialize")]
     pub read: String,
     /// Previous sample time.
+    #[serde(serialize_with = "crate::go_time::serialize")]
     pub preread: String,
     /// Pids.
     pub pids_stats: PidsStats,

@@ -179,7 +179,8 @@ mod tests {
 
     #[test]
     fn json_message_shapes() {
-        let s = serde_json::to_string(&JsonMessage::stream("Loaded image: busybox:latest\n")).unwrap();
+        let s =
+            serde_json::to_string(&JsonMessage::stream("Loaded image: busybox:latest\n")).unwrap();
         assert_eq!(s, r#"{"stream":"Loaded image: busybox:latest\n"}"#);
         let s = serde_json::to_string(&JsonMessage::error("boom")).unwrap();
         assert_eq!(s, r#"{"errorDetail":{"message":"boom"},"error":"boom"}"#);

@@ -187,6 +187,7 @@ pub struct SystemInfo {
     /// Tasks of the daemon (Docker: goroutines).
     pub n_goroutines: i64,
     /// Current time (RFC 3339 nano).
+    #[serde(serialize_with = "crate::go_time::serialize")]
     pub system_time: String,
     /// Default log driver.
     pub logging_driver: String,

@@ -116,7 +116,13 @@ mod tests {
     #[test]
     fn strips_prefix_and_keeps_rest() {
         let p = split_version_prefix("/v1.43/containers/json");
-        assert_eq!(p.version, Some(ApiVersion { major: 1, minor: 43 }));
+        assert_eq!(
+            p.version,
+            Some(ApiVersion {
+                major: 1,
+                minor: 43
+            })
+        );
         assert_eq!(p.path, "/containers/json");
         let p = split_version_prefix("/v1.51");
         assert_eq!(p.path, "/");
@@ -132,14 +138,38 @@ mod tests {
 
     #[test]
     fn rejects_out_of_range_with_docker_words() {
-        let e = "1.99".parse::<ApiVersion>().unwrap().check_supported().unwrap_err();
+        let e = "1.99"
+            .parse::<ApiVersion>()
+            .unwrap()
+            .check_supported()
+            .unwrap_err();
         assert_eq!(
             e.message,
             "client version 1.99 is too new. Maximum supported API version is 1.51"
         );
-        let e = "1.12".parse::<ApiVersion>().unwrap().check_supported().unwrap_err();
-        assert!(e.message.starts_with("client version 1.12 is too old. Minimum supported API version is 1.24"));
-        assert!("1.24".parse::<ApiVersion>().unwrap().check_supported().is_ok());
-        assert!("1.51".parse::<ApiVersion>().unwrap().check_supported().is_ok());
+        let e = "1.12"
+            .parse::<ApiVersion>()
+            .unwrap()
+            .check_supported()
+            .unwrap_err();
+        assert!(
+            e.message.starts_with(
+                "client version 1.12 is too old. Minimum supported API version is 1.24"
+            )
+        );
+        assert!(
+            "1.24"
+                .parse::<ApiVersion>()
+                .unwrap()
+                .check_supported()
+                .is_ok()
+        );
+        assert!(
+            "1.51"
+                .parse::<ApiVersion>()
+                .unwrap()
+                .check_supported()
+                .is_ok()
+        );
     }
 }

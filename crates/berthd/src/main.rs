@@ -1,3 +1,17 @@
-//! berthd: the berth daemon serving the Docker Engine API on a unix socket.
+//! berthd: the berth daemon. Parses flags and daemon.json, then serves the Docker Engine API
+//! on a unix socket with the engine as backend until SIGTERM or SIGINT (containers keep
+//! running: live restore is always on).
 
-fn main() {}
+mod options;
+mod serve;
+
+fn main() -> anyhow::Result<()> {
+    let opts = options::Options::load()?;
+    serve::init_logging(&opts.log_level);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve::run(opts))
+}

@@ -1,3 +1,14 @@
 //! The berth CLI: Docker's commands and flags, talking to berthd over the Engine API.
 
-fn main() {}
+mod app;
+mod commands;
+mod exit;
+mod opts;
+mod output;
+mod stdio;
+mod terminal;
+
+fn main() {
+    let code = app::main_with_args(std::env::args_os());
+    std::process::exit(code);
+}

@@ -139,9 +139,11 @@ impl Digest {
 fn valid_algorithm_grammar(alg: &str) -> bool {
     // algorithm-component (algorithm-separator algorithm-component)*, component [a-z0-9]+
     !alg.is_empty()
-        && alg
-            .split(['+', '.', '_', '-'])
-            .all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && alg.split(['+', '.', '_', '-']).all(|c| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 impl fmt::Display for Digest {
@@ -240,14 +242,26 @@ mod tests {
         let d = Digest::parse(EMPTY).unwrap();
         assert_eq!(d.to_string(), EMPTY);
         assert_eq!(d.short(), "e3b0c44298fc");
-        assert!(matches!(Digest::parse("sha256"), Err(DigestError::Format { .. })));
-        assert!(matches!(Digest::parse("sha256:abc"), Err(DigestError::Length { .. })));
+        assert!(matches!(
+            Digest::parse("sha256"),
+            Err(DigestError::Format { .. })
+        ));
+        assert!(matches!(
+            Digest::parse("sha256:abc"),
+            Err(DigestError::Length { .. })
+        ));
         assert!(matches!(
             Digest::parse(&EMPTY.to_uppercase().replace("SHA256", "sha256")),
             Err(DigestError::Format { .. })
         ));
-        assert!(matches!(Digest::parse("md5:abc"), Err(DigestError::Unsupported { .. })));
-        assert!(matches!(Digest::parse(":abc"), Err(DigestError::Format { .. })));
+        assert!(matches!(
+            Digest::parse("md5:abc"),
+            Err(DigestError::Unsupported { .. })
+        ));
+        assert!(matches!(
+            Digest::parse(":abc"),
+            Err(DigestError::Format { .. })
+        ));
     }
 
     #[test]

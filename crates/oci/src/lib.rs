@@ -3,6 +3,8 @@
 //! Everything here is data and parsing; no file or network I/O, so every other berth crate can
 //! share one definition of what a digest, a reference or an image config is.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod config;
 pub mod digest;
 pub mod manifest;

@@ -174,7 +174,11 @@ impl Index {
             .iter()
             .find(|d| d.platform.as_ref().is_some_and(|p| platform.matches(p)))
             .or_else(|| {
-                let untagged: Vec<_> = self.manifests.iter().filter(|d| d.platform.is_none()).collect();
+                let untagged: Vec<_> = self
+                    .manifests
+                    .iter()
+                    .filter(|d| d.platform.is_none())
+                    .collect();
                 (untagged.len() == 1).then(|| untagged[0])
             })
     }
@@ -250,7 +254,12 @@ mod tests {
         let m = Manifest::from_json(doc.as_bytes()).unwrap();
         assert_eq!(m.layers.len(), 1);
         let oci = r#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":1},"layers":[]}"#;
-        assert!(Manifest::from_json(oci.as_bytes()).unwrap().media_type.is_none());
+        assert!(
+            Manifest::from_json(oci.as_bytes())
+                .unwrap()
+                .media_type
+                .is_none()
+        );
         assert!(Index::from_json(doc.as_bytes()).is_err());
     }
 

@@ -67,7 +67,10 @@ pub fn is_config(mt: &str) -> bool {
 pub fn is_foreign_layer(mt: &str) -> bool {
     matches!(
         mt,
-        OCI_LAYER_NONDIST_TAR | OCI_LAYER_NONDIST_GZIP | OCI_LAYER_NONDIST_ZSTD | DOCKER_LAYER_FOREIGN
+        OCI_LAYER_NONDIST_TAR
+            | OCI_LAYER_NONDIST_GZIP
+            | OCI_LAYER_NONDIST_ZSTD
+            | DOCKER_LAYER_FOREIGN
     )
 }
 
@@ -92,9 +95,18 @@ mod tests {
         assert!(is_manifest(DOCKER_MANIFEST) && is_manifest(OCI_MANIFEST));
         assert!(is_index(DOCKER_MANIFEST_LIST) && is_index(OCI_INDEX));
         assert!(is_config(DOCKER_CONFIG) && !is_config(OCI_MANIFEST));
-        assert_eq!(layer_compression(DOCKER_LAYER_GZIP), Some(LayerCompression::Gzip));
-        assert_eq!(layer_compression(OCI_LAYER_ZSTD), Some(LayerCompression::Zstd));
-        assert_eq!(layer_compression(OCI_LAYER_TAR), Some(LayerCompression::None));
+        assert_eq!(
+            layer_compression(DOCKER_LAYER_GZIP),
+            Some(LayerCompression::Gzip)
+        );
+        assert_eq!(
+            layer_compression(OCI_LAYER_ZSTD),
+            Some(LayerCompression::Zstd)
+        );
+        assert_eq!(
+            layer_compression(OCI_LAYER_TAR),
+            Some(LayerCompression::None)
+        );
         assert_eq!(layer_compression(OCI_CONFIG), None);
         assert!(is_foreign_layer(DOCKER_LAYER_FOREIGN) && !is_foreign_layer(OCI_LAYER_GZIP));
     }

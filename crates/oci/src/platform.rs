@@ -12,10 +12,18 @@ pub struct Platform {
     /// Operating system (`linux`).
     pub os: String,
     /// OS version (Windows only).
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     /// Required OS features.
-    #[serde(rename = "os.features", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.features",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_features: Option<Vec<String>>,
     /// CPU variant (`v8` for arm64, `v7` for arm).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,7 +73,9 @@ impl Platform {
     /// Whether an image built for `candidate` runs on (is selected for) this platform: same os
     /// and architecture, and the same variant when both name one.
     pub fn matches(&self, candidate: &Platform) -> bool {
-        if self.os != candidate.os || normalize_arch(&self.architecture) != normalize_arch(&candidate.architecture) {
+        if self.os != candidate.os
+            || normalize_arch(&self.architecture) != normalize_arch(&candidate.architecture)
+        {
             return false;
         }
         match (&self.variant, &candidate.variant) {

@@ -117,7 +117,11 @@ impl Reference {
         Ok(r.with_tag(tag))
     }
 
-    fn parse_parts(input: &str, domain: String, remainder: &str) -> Result<Reference, ReferenceError> {
+    fn parse_parts(
+        input: &str,
+        domain: String,
+        remainder: &str,
+    ) -> Result<Reference, ReferenceError> {
         if input.is_empty() {
             return Err(ReferenceError::Empty);
         }
@@ -259,7 +263,8 @@ fn split_docker_domain(s: &str) -> (String, String) {
     let (mut domain, mut remainder) = match s.find('/') {
         Some(i) => {
             let first = &s[..i];
-            if !first.contains(['.', ':']) && first != "localhost" && first.to_lowercase() == first {
+            if !first.contains(['.', ':']) && first != "localhost" && first.to_lowercase() == first
+            {
                 (DEFAULT_DOMAIN.to_string(), s.to_string())
             } else {
                 (first.to_string(), s[i + 1..].to_string())
@@ -296,7 +301,9 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b[1..].iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && b[1..]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 /// path-component := [a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)*
@@ -345,7 +352,11 @@ fn valid_domain(d: &str) -> bool {
             return false;
         };
         let (v6, after) = (&rest[..end], &rest[end + 1..]);
-        if v6.is_empty() || !v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+        if v6.is_empty()
+            || !v6
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
             return false;
         }
         match after.strip_prefix(':') {
@@ -393,7 +404,9 @@ mod tests {
     fn normalizes_like_docker() {
         assert_eq!(full("busybox"), "docker.io/library/busybox");
         assert_eq!(
-            Reference::parse_normalized_tagged("busybox").unwrap().to_string(),
+            Reference::parse_normalized_tagged("busybox")
+                .unwrap()
+                .to_string(),
             "docker.io/library/busybox:latest"
         );
         assert_eq!(full("busybox:1.36"), "docker.io/library/busybox:1.36");
@@ -404,7 +417,10 @@ mod tests {
         assert_eq!(full("localhost/a"), "localhost/a");
         assert_eq!(full("quay.io/x/y"), "quay.io/x/y");
         assert_eq!(full("[::1]:5000/a"), "[::1]:5000/a");
-        assert_eq!(full(&format!("busybox@{D}")), format!("docker.io/library/busybox@{D}"));
+        assert_eq!(
+            full(&format!("busybox@{D}")),
+            format!("docker.io/library/busybox@{D}")
+        );
         assert_eq!(
             full(&format!("busybox:1@{D}")),
             format!("docker.io/library/busybox:1@{D}")
@@ -441,8 +457,14 @@ mod tests {
         assert_eq!(e("busybox@sha256:abc"), "invalid checksum digest length");
         assert_eq!(e("busybox@latest"), "invalid reference format");
         assert!(e(&"a".repeat(64).replace('a', "b")).contains("cannot specify 64-byte"));
-        assert_eq!(e(&format!("{}:1", "a".repeat(300))), "repository name must not be more than 255 characters");
-        assert_eq!(e(&format!("a:{}", "t".repeat(129))), "invalid reference format");
+        assert_eq!(
+            e(&format!("{}:1", "a".repeat(300))),
+            "repository name must not be more than 255 characters"
+        );
+        assert_eq!(
+            e(&format!("a:{}", "t".repeat(129))),
+            "invalid reference format"
+        );
     }
 
     #[test]
@@ -456,7 +478,10 @@ mod tests {
     fn repo_and_tag_pairs() {
         let r = Reference::from_repo_tag("busybox", "x").unwrap();
         assert_eq!(r.familiar(), "busybox:x");
-        assert_eq!(Reference::from_repo_tag("busybox", "").unwrap().familiar(), "busybox:latest");
+        assert_eq!(
+            Reference::from_repo_tag("busybox", "").unwrap().familiar(),
+            "busybox:latest"
+        );
         assert!(Reference::from_repo_tag("busybox", "-x").is_err());
     }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The file in the shim's state directory holding [`ShimConfig`].
-pub const CONFIG_FILE: &str = "config.json";
+pub const CONFIG_FILE: &str = "shim.json";
 /// The file in the shim's state directory holding the init's [`ExitRecord`].
 pub const EXIT_FILE: &str = "exit";
 /// The socket the shim serves the daemon on.

@@ -2,10 +2,10 @@
 //! `berth_runtime::Runtime`, with runtime errors turned into protocol replies.
 
 use crate::stdio::Prepared;
-use berth_runtime::{CreateOptions, ExecOptions, Runtime, Stdio};
+use berth_runtime::{ConsoleSocket, CreateOptions, ExecOptions, Runtime, Stdio};
 use berth_shim::config::ShimConfig;
 use berth_shim::protocol::Reply;
-use std::os::fd::AsFd;
+use std::os::fd::AsRawFd;
 
 /// One container in the runtime.
 pub struct Container {
@@ -18,13 +18,13 @@ fn reply(e: berth_runtime::RuntimeError) -> Reply {
     Reply::error(&format!("{:?}", e.kind()), e.to_string())
 }
 
-fn stdio_for(prepared: &Prepared) -> (Stdio<'_>, Option<&std::path::Path>) {
+fn stdio_for(prepared: &Prepared) -> (Stdio, Option<ConsoleSocket>) {
     match prepared {
         Prepared::Pipes { child, .. } => (
-            Stdio::Fds([child.stdin.as_fd(), child.stdout.as_fd(), child.stderr.as_fd()]),
+            Stdio::Fds([child.stdin.as_raw_fd(), child.stdout.as_raw_fd(), child.stderr.as_raw_fd()]),
             None,
         ),
-        Prepared::Console { path, .. } => (Stdio::Inherit, Some(path.as_path())),
+        Prepared::Console { theirs, .. } => (Stdio::Inherit, Some(ConsoleSocket::Fd(theirs.as_raw_fd()))),
     }
 }
 
@@ -36,13 +36,13 @@ impl Container {
         let opts = CreateOptions {
             id: cfg.id.clone(),
             bundle: cfg.bundle.clone(),
-            console_socket: console.map(|p| p.to_path_buf()),
+            console_socket: console,
             pid_file: None,
             stdio,
         };
         let state = runtime.create(&opts).map_err(reply)?;
         let c = Container { runtime, id: cfg.id.clone(), cgroup_path: cfg.cgroup_path.clone() };
-        Ok((c, state.pid.unwrap_or_default()))
+        Ok((c, state.pid))
     }
 
     /// Releases the init into the user's program.
@@ -59,7 +59,7 @@ impl Container {
     pub fn exec(&self, process: &oci_spec::runtime::Process, prepared: &Prepared) -> Result<i32, Reply> {
         let (stdio, console) = stdio_for(prepared);
         let opts = ExecOptions {
-            console_socket: console.map(|p| p.to_path_buf()),
+            console_socket: console,
             pid_file: None,
             stdio,
         };

@@ -1,13 +1,10 @@
 //! The stdio of a container process: three pipes, or a pseudo-terminal whose master the
-//! runtime hands us over a console socket (SCM_RIGHTS, as runc's --console-socket).
+//! runtime hands us over a socket pair (SCM_RIGHTS, as runc's --console-socket).
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use std::fs::File;
-use std::io::IoSliceMut;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 
 /// The process-side fds (0, 1, 2) handed to the runtime when there is no terminal.
 pub struct ChildFds {
@@ -41,12 +38,12 @@ pub enum Prepared {
         /// For us.
         ours: ShimSide,
     },
-    /// A terminal: the runtime connects to `path` and sends the master.
+    /// A terminal: the runtime sends the pty master over `theirs`; we receive it on `ours`.
     Console {
-        /// Socket path to give the runtime.
-        path: PathBuf,
-        /// The bound socket.
-        listener: UnixListener,
+        /// The end the runtime's init writes to (`--console-socket` as an fd).
+        theirs: UnixStream,
+        /// Our end.
+        ours: UnixStream,
     },
 }
 
@@ -66,21 +63,19 @@ pub fn pipes(with_stdin: bool) -> std::io::Result<Prepared> {
     })
 }
 
-/// Binds a console socket at `path` for a terminal.
-pub fn console(path: &Path) -> std::io::Result<Prepared> {
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path)?;
-    Ok(Prepared::Console { path: path.to_path_buf(), listener })
+/// A socket pair over which the runtime hands us a terminal.
+pub fn console() -> std::io::Result<Prepared> {
+    let (ours, theirs) = UnixStream::pair()?;
+    Ok(Prepared::Console { theirs, ours })
 }
 
 /// After the runtime created the process: our side of its stdio.
 pub fn finish(prepared: Prepared, with_stdin: bool) -> std::io::Result<ShimSide> {
     let side = match prepared {
         Prepared::Pipes { ours, .. } => ours,
-        Prepared::Console { path, listener } => {
-            let master = receive_master(&listener);
-            let _ = std::fs::remove_file(&path);
-            let master = master?;
+        Prepared::Console { ours, theirs } => {
+            drop(theirs);
+            let master = berth_runtime::receive_pty_master(ours.as_raw_fd())?;
             ShimSide {
                 stdin: if with_stdin { Some(master.try_clone()?) } else { None },
                 stdout: Some(master.try_clone()?),
@@ -93,26 +88,6 @@ pub fn finish(prepared: Prepared, with_stdin: bool) -> std::io::Result<ShimSide>
         set_nonblocking(fd)?;
     }
     Ok(side)
-}
-
-fn receive_master(listener: &UnixListener) -> std::io::Result<OwnedFd> {
-    listener.set_nonblocking(true)?;
-    let (conn, _) = listener.accept()?;
-    let mut buf = [0u8; 256];
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
-        .map_err(std::io::Error::from)?;
-    for cmsg in msg.cmsgs().map_err(std::io::Error::from)? {
-        if let ControlMessageOwned::ScmRights(fds) = cmsg
-            && let Some(&fd) = fds.first()
-        {
-            // SAFETY: the kernel just installed this fd in our table for us (SCM_RIGHTS), so
-            // we are its only owner.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
-        }
-    }
-    Err(std::io::Error::other("the runtime sent no terminal over the console socket"))
 }
 
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {

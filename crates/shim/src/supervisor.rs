@@ -75,7 +75,7 @@ enum Token {
     Signal,
     Output(usize),
     Client(usize),
-    Stdin(usize),
+    Stdin,
 }
 
 /// The running shim.
@@ -89,7 +89,6 @@ pub struct Shim {
     clients: Vec<Client>,
     log: Option<JsonLog>,
     sigchld: OwnedFd,
-    exec_seq: u32,
     deleted: bool,
 }
 
@@ -99,7 +98,7 @@ impl Shim {
         let internal = |what: &str, e: std::io::Error| Reply::error("Internal", format!("{what}: {e}"));
         let sigchld = sigchld::install().map_err(|e| internal("SIGCHLD handler", e))?;
         let prepared = if cfg.tty {
-            stdio::console(&state_dir.join("c.sock"))
+            stdio::console()
         } else {
             stdio::pipes(cfg.open_stdin)
         }
@@ -126,7 +125,6 @@ impl Shim {
             clients: Vec::new(),
             log,
             sigchld,
-            exec_seq: 0,
             deleted: false,
         };
         shim.adopt_stdio(Owner::Init, side);
@@ -158,7 +156,7 @@ impl Shim {
                     Token::Signal => sigchld::drain(&self.sigchld),
                     Token::Output(i) => self.read_output(i),
                     Token::Client(i) => self.service_client(i, ev),
-                    Token::Stdin(_) => {}
+                    Token::Stdin => {}
                 }
             }
             self.outputs.retain(|o| o.kind != 0);
@@ -189,11 +187,11 @@ impl Shim {
             tokens.push(Token::Client(i));
             fds.push(PollFd::new(c.stream.as_fd(), flags));
         }
-        for (i, p) in self.procs().enumerate() {
+        for p in self.procs() {
             if let Some(fd) = &p.stdin
                 && !p.stdin_buf.is_empty()
             {
-                tokens.push(Token::Stdin(i));
+                tokens.push(Token::Stdin);
                 fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLOUT));
             }
         }
@@ -634,9 +632,8 @@ impl Shim {
             return Err(Reply::error("AlreadyExists", format!("exec {exec_id} already exists")));
         }
         let tty = process.terminal().unwrap_or(false);
-        self.exec_seq += 1;
         let prepared = if tty {
-            stdio::console(&self.state_dir.join(format!("e{}.sock", self.exec_seq)))
+            stdio::console()
         } else {
             stdio::pipes(stdin)
         };

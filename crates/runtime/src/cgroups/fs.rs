@@ -62,7 +62,10 @@ pub(super) fn read_keyed(path: &Path) -> Result<BTreeMap<String, u64>, CgroupErr
 }
 
 /// Parses "key value" lines; a line that is not two fields with a number is an error.
-pub(super) fn parse_keyed(path: &Path, content: &str) -> Result<BTreeMap<String, u64>, CgroupError> {
+pub(super) fn parse_keyed(
+    path: &Path,
+    content: &str,
+) -> Result<BTreeMap<String, u64>, CgroupError> {
     let mut map = BTreeMap::new();
     for line in content.lines().filter(|l| !l.trim().is_empty()) {
         let mut fields = line.split_whitespace();

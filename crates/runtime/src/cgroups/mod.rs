@@ -326,7 +326,11 @@ fn send_signal(pid: i32, signal: i32) -> Result<(), CgroupError> {
     if source.raw_os_error() == Some(libc::ESRCH) {
         return Ok(());
     }
-    Err(CgroupError::Signal { pid, signal, source })
+    Err(CgroupError::Signal {
+        pid,
+        signal,
+        source,
+    })
 }
 
 /// Resolves "." and ".." lexically so a spec path can never leave the cgroup root.
@@ -356,3 +360,6 @@ mod tests {
         assert_eq!(clean_path(""), "/");
     }
 }
+
+#[cfg(test)]
+mod fake_tree_tests;

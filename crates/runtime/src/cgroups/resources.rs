@@ -86,11 +86,19 @@ pub(super) fn v1_writes(res: &LinuxResources) -> Result<Vec<FileWrite>, CgroupEr
     }
     for hp in res.hugepage_limits().iter().flatten() {
         let file = format!("hugetlb.{}.limit_in_bytes", hp.page_size());
-        writes.push(FileWrite::required("hugetlb", &file, hp.limit().to_string()));
+        writes.push(FileWrite::required(
+            "hugetlb",
+            &file,
+            hp.limit().to_string(),
+        ));
     }
     if let Some(net) = res.network() {
         if let Some(class_id) = net.class_id() {
-            writes.push(FileWrite::required("net_cls", "net_cls.classid", class_id.to_string()));
+            writes.push(FileWrite::required(
+                "net_cls",
+                "net_cls.classid",
+                class_id.to_string(),
+            ));
         }
         for prio in net.priorities().iter().flatten() {
             let value = format!("{} {}", prio.name(), prio.priority());
@@ -122,10 +130,18 @@ fn v1_memory_other(mem: &LinuxMemory) -> Result<Vec<FileWrite>, CgroupError> {
                 reason: format!("{swappiness} is not in 0..=100"),
             });
         }
-        writes.push(FileWrite::required("memory", "memory.swappiness", swappiness.to_string()));
+        writes.push(FileWrite::required(
+            "memory",
+            "memory.swappiness",
+            swappiness.to_string(),
+        ));
     }
     if mem.disable_oom_killer() == Some(true) {
         writes.push(FileWrite::required("memory", "memory.oom_control", "1"));
+    }
+    if mem.kernel().is_some() || mem.kernel_tcp().is_some() {
+        // Kernel memory limits are deprecated upstream and refused by current kernels.
+        tracing::warn!("memory.kernel and memory.kernelTCP are not supported; ignored");
     }
     Ok(writes)
 }
@@ -138,9 +154,11 @@ pub(super) fn v1_memory_limit_writes(mem: &LinuxMemory, current_limit: u64) -> V
     if limit == Some(-1) && swap.is_none() {
         swap = Some(-1);
     }
-    let limit_write = limit.map(|l| FileWrite::required("memory", "memory.limit_in_bytes", l.to_string()));
+    let limit_write =
+        limit.map(|l| FileWrite::required("memory", "memory.limit_in_bytes", l.to_string()));
     // memsw only exists when the kernel accounts swap; without it swap limits cannot apply.
-    let swap_write = swap.map(|s| FileWrite::optional("memory", "memory.memsw.limit_in_bytes", s.to_string()));
+    let swap_write =
+        swap.map(|s| FileWrite::optional("memory", "memory.memsw.limit_in_bytes", s.to_string()));
     let swap_first = match swap {
         Some(-1) => true,
         Some(s) => u64::try_from(s).is_ok_and(|s| current_limit < s),
@@ -160,19 +178,39 @@ fn v1_cpu(cpu: &LinuxCpu) -> Vec<FileWrite> {
         writes.push(FileWrite::required("cpu", "cpu.shares", shares.to_string()));
     }
     if let Some(period) = cpu.period().filter(|p| *p != 0) {
-        writes.push(FileWrite::required("cpu", "cpu.cfs_period_us", period.to_string()));
+        writes.push(FileWrite::required(
+            "cpu",
+            "cpu.cfs_period_us",
+            period.to_string(),
+        ));
     }
     if let Some(quota) = cpu.quota().filter(|q| *q != 0) {
-        writes.push(FileWrite::required("cpu", "cpu.cfs_quota_us", quota.to_string()));
+        writes.push(FileWrite::required(
+            "cpu",
+            "cpu.cfs_quota_us",
+            quota.to_string(),
+        ));
     }
     if let Some(burst) = cpu.burst() {
-        writes.push(FileWrite::required("cpu", "cpu.cfs_burst_us", burst.to_string()));
+        writes.push(FileWrite::required(
+            "cpu",
+            "cpu.cfs_burst_us",
+            burst.to_string(),
+        ));
     }
     if let Some(period) = cpu.realtime_period().filter(|p| *p != 0) {
-        writes.push(FileWrite::required("cpu", "cpu.rt_period_us", period.to_string()));
+        writes.push(FileWrite::required(
+            "cpu",
+            "cpu.rt_period_us",
+            period.to_string(),
+        ));
     }
     if let Some(runtime) = cpu.realtime_runtime().filter(|r| *r != 0) {
-        writes.push(FileWrite::required("cpu", "cpu.rt_runtime_us", runtime.to_string()));
+        writes.push(FileWrite::required(
+            "cpu",
+            "cpu.rt_runtime_us",
+            runtime.to_string(),
+        ));
     }
     if let Some(idle) = cpu.idle() {
         writes.push(FileWrite::required("cpu", "cpu.idle", idle.to_string()));
@@ -192,7 +230,11 @@ fn cpuset(cpu: &LinuxCpu) -> Vec<FileWrite> {
 }
 
 fn pids_write(limit: i64) -> FileWrite {
-    let value = if limit > 0 { limit.to_string() } else { "max".to_string() };
+    let value = if limit > 0 {
+        limit.to_string()
+    } else {
+        "max".to_string()
+    };
     FileWrite::required("pids", "pids.max", value)
 }
 
@@ -209,7 +251,11 @@ fn v1_blkio(blkio: &LinuxBlockIo) -> Vec<FileWrite> {
         });
     }
     if let Some(leaf) = blkio.leaf_weight().filter(|w| *w != 0) {
-        writes.push(FileWrite::optional("blkio", "blkio.leaf_weight", leaf.to_string()));
+        writes.push(FileWrite::optional(
+            "blkio",
+            "blkio.leaf_weight",
+            leaf.to_string(),
+        ));
     }
     for dev in blkio.weight_device().iter().flatten() {
         if let Some(weight) = dev.weight() {
@@ -225,10 +271,22 @@ fn v1_blkio(blkio: &LinuxBlockIo) -> Vec<FileWrite> {
         }
     }
     let throttles = [
-        ("blkio.throttle.read_bps_device", blkio.throttle_read_bps_device()),
-        ("blkio.throttle.write_bps_device", blkio.throttle_write_bps_device()),
-        ("blkio.throttle.read_iops_device", blkio.throttle_read_iops_device()),
-        ("blkio.throttle.write_iops_device", blkio.throttle_write_iops_device()),
+        (
+            "blkio.throttle.read_bps_device",
+            blkio.throttle_read_bps_device(),
+        ),
+        (
+            "blkio.throttle.write_bps_device",
+            blkio.throttle_write_bps_device(),
+        ),
+        (
+            "blkio.throttle.read_iops_device",
+            blkio.throttle_read_iops_device(),
+        ),
+        (
+            "blkio.throttle.write_iops_device",
+            blkio.throttle_write_iops_device(),
+        ),
     ];
     for (file, devices) in throttles {
         for dev in devices.iter().flatten() {
@@ -241,7 +299,11 @@ fn v1_blkio(blkio: &LinuxBlockIo) -> Vec<FileWrite> {
 
 /// One devices.allow / devices.deny line, e.g. "c 1:3 rwm" or "a *:* rwm".
 fn v1_device(dev: &LinuxDeviceCgroup) -> FileWrite {
-    let file = if dev.allow() { "devices.allow" } else { "devices.deny" };
+    let file = if dev.allow() {
+        "devices.allow"
+    } else {
+        "devices.deny"
+    };
     FileWrite::required("devices", file, device_rule(dev))
 }
 
@@ -253,13 +315,20 @@ pub(super) fn device_rule(dev: &LinuxDeviceCgroup) -> String {
         Some(LinuxDeviceType::P) => 'p',
         Some(LinuxDeviceType::A) | None => 'a',
     };
-    let number = |n: Option<i64>| n.filter(|n| *n >= 0).map_or("*".to_string(), |n| n.to_string());
+    let number = |n: Option<i64>| {
+        n.filter(|n| *n >= 0)
+            .map_or("*".to_string(), |n| n.to_string())
+    };
     let access = dev
         .access()
         .as_ref()
         .filter(|a| !a.is_empty())
         .map_or("rwm".to_string(), Clone::clone);
-    format!("{typ} {}:{} {access}", number(dev.major()), number(dev.minor()))
+    format!(
+        "{typ} {}:{} {access}",
+        number(dev.major()),
+        number(dev.minor())
+    )
 }
 
 // ---------- v2 ----------
@@ -282,7 +351,11 @@ pub(super) fn v2_writes(res: &LinuxResources) -> Result<Vec<FileWrite>, CgroupEr
     }
     for hp in res.hugepage_limits().iter().flatten() {
         let file = format!("hugetlb.{}.max", hp.page_size());
-        writes.push(FileWrite::required("hugetlb", &file, limit_or_max(hp.limit())));
+        writes.push(FileWrite::required(
+            "hugetlb",
+            &file,
+            limit_or_max(hp.limit()),
+        ));
     }
     for (key, value) in res.unified().iter().flatten() {
         if key.contains('/') || key.starts_with('.') {
@@ -303,13 +376,23 @@ fn v2_memory(mem: &LinuxMemory) -> Result<Vec<FileWrite>, CgroupError> {
         writes.push(FileWrite::required("memory", "memory.swap.max", swap));
     }
     if let Some(limit) = limit {
-        writes.push(FileWrite::required("memory", "memory.max", limit_or_max(limit)));
+        writes.push(FileWrite::required(
+            "memory",
+            "memory.max",
+            limit_or_max(limit),
+        ));
     }
     if let Some(reservation) = mem.reservation().filter(|r| *r != 0) {
-        writes.push(FileWrite::required("memory", "memory.low", limit_or_max(reservation)));
+        writes.push(FileWrite::required(
+            "memory",
+            "memory.low",
+            limit_or_max(reservation),
+        ));
     }
     if mem.swappiness().is_some() || mem.disable_oom_killer() == Some(true) {
-        tracing::warn!("memory.swappiness and disableOOMKiller have no cgroup v2 equivalent; ignored");
+        tracing::warn!(
+            "memory.swappiness and disableOOMKiller have no cgroup v2 equivalent; ignored"
+        );
     }
     Ok(writes)
 }
@@ -323,9 +406,9 @@ fn v2_swap_max(limit: Option<i64>, swap: Option<i64>) -> Result<Option<String>, 
     match (limit, swap) {
         (_, None) => Ok(None),
         (_, Some(-1)) => Ok(Some("max".to_string())),
-        (None, Some(_)) | (Some(-1), Some(_)) => Err(invalid(
-            "a swap limit needs a memory limit".to_string(),
-        )),
+        (None, Some(_)) | (Some(-1), Some(_)) => {
+            Err(invalid("a swap limit needs a memory limit".to_string()))
+        }
         (Some(l), Some(s)) if s < l => Err(invalid(format!(
             "memory+swap limit {s} is below the memory limit {l}"
         ))),
@@ -336,7 +419,11 @@ fn v2_swap_max(limit: Option<i64>, swap: Option<i64>) -> Result<Option<String>, 
 fn v2_cpu(cpu: &LinuxCpu) -> Vec<FileWrite> {
     let mut writes = Vec::new();
     if let Some(shares) = cpu.shares().filter(|s| *s != 0) {
-        writes.push(FileWrite::required("cpu", "cpu.weight", shares_to_weight(shares).to_string()));
+        writes.push(FileWrite::required(
+            "cpu",
+            "cpu.weight",
+            shares_to_weight(shares).to_string(),
+        ));
     }
     let quota = cpu.quota().filter(|q| *q != 0);
     let period = cpu.period().filter(|p| *p != 0);
@@ -346,7 +433,11 @@ fn v2_cpu(cpu: &LinuxCpu) -> Vec<FileWrite> {
         writes.push(FileWrite::required("cpu", "cpu.max", value));
     }
     if let Some(burst) = cpu.burst() {
-        writes.push(FileWrite::required("cpu", "cpu.max.burst", burst.to_string()));
+        writes.push(FileWrite::required(
+            "cpu",
+            "cpu.max.burst",
+            burst.to_string(),
+        ));
     }
     if let Some(idle) = cpu.idle() {
         writes.push(FileWrite::required("cpu", "cpu.idle", idle.to_string()));
@@ -361,7 +452,10 @@ fn v2_io(blkio: &LinuxBlockIo) -> Vec<FileWrite> {
             controller: "io",
             candidates: vec![
                 ("io.bfq.weight".to_string(), weight.to_string()),
-                ("io.weight".to_string(), blkio_weight_to_io_weight(weight).to_string()),
+                (
+                    "io.weight".to_string(),
+                    blkio_weight_to_io_weight(weight).to_string(),
+                ),
             ],
             optional: false,
         });
@@ -416,9 +510,18 @@ mod tests {
 
     #[test]
     fn v2_swap_is_swap_minus_memory() {
-        assert_eq!(v2_swap_max(Some(100), Some(300)).ok().flatten(), Some("200".into()));
-        assert_eq!(v2_swap_max(Some(100), Some(-1)).ok().flatten(), Some("max".into()));
-        assert_eq!(v2_swap_max(Some(100), Some(100)).ok().flatten(), Some("0".into()));
+        assert_eq!(
+            v2_swap_max(Some(100), Some(300)).ok().flatten(),
+            Some("200".into())
+        );
+        assert_eq!(
+            v2_swap_max(Some(100), Some(-1)).ok().flatten(),
+            Some("max".into())
+        );
+        assert_eq!(
+            v2_swap_max(Some(100), Some(100)).ok().flatten(),
+            Some("0".into())
+        );
         assert!(v2_swap_max(Some(300), Some(100)).is_err());
         assert!(v2_swap_max(None, Some(100)).is_err());
     }
@@ -445,7 +548,9 @@ mod tests {
         let mut dev = LinuxDeviceCgroup::default();
         dev.set_allow(false).set_access(Some("rwm".into()));
         assert_eq!(device_rule(&dev), "a *:* rwm");
-        dev.set_typ(Some(LinuxDeviceType::C)).set_major(Some(1)).set_minor(Some(3));
+        dev.set_typ(Some(LinuxDeviceType::C))
+            .set_major(Some(1))
+            .set_minor(Some(3));
         assert_eq!(device_rule(&dev), "c 1:3 rwm");
     }
 }

@@ -83,8 +83,15 @@ pub struct BlkioEntry {
 const V1_UNLIMITED: u64 = 0x7FFF_FFFF_FFFF_F000;
 
 /// Reads a file when it exists; None when the kernel does not provide it.
-fn optional<T>(path: &Path, read: impl Fn(&Path) -> Result<T, CgroupError>) -> Result<Option<T>, CgroupError> {
-    if path.exists() { read(path).map(Some) } else { Ok(None) }
+fn optional<T>(
+    path: &Path,
+    read: impl Fn(&Path) -> Result<T, CgroupError>,
+) -> Result<Option<T>, CgroupError> {
+    if path.exists() {
+        read(path).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// v1 memory counters from the memory hierarchy's directory.
@@ -95,7 +102,11 @@ pub(super) fn v1_memory(dir: &Path) -> Result<MemoryStats, CgroupError> {
         usage: read_u64(&dir.join("memory.usage_in_bytes"))?,
         max_usage: optional(&dir.join("memory.max_usage_in_bytes"), read_u64)?,
         limit: (limit < V1_UNLIMITED).then_some(limit),
-        cache: stat.get("total_cache").or(stat.get("cache")).copied().unwrap_or(0),
+        cache: stat
+            .get("total_cache")
+            .or(stat.get("cache"))
+            .copied()
+            .unwrap_or(0),
         failcnt: optional(&dir.join("memory.failcnt"), read_u64)?.unwrap_or(0),
         stat,
     })
@@ -234,7 +245,12 @@ pub(super) fn v2_io(dir: &Path) -> Result<Vec<BlkioEntry>, CgroupError> {
                 _ => continue,
             };
             if let Ok(value) = op.1.parse() {
-                entries.push(BlkioEntry { major, minor, op: op.0.to_string(), value });
+                entries.push(BlkioEntry {
+                    major,
+                    minor,
+                    op: op.0.to_string(),
+                    value,
+                });
             }
         }
     }
@@ -249,7 +265,12 @@ mod tests {
     fn v1_blkio_lines_parse_and_total_is_skipped() {
         assert_eq!(
             parse_v1_blkio_line("8:16 Read 4096"),
-            Some(BlkioEntry { major: 8, minor: 16, op: "Read".into(), value: 4096 })
+            Some(BlkioEntry {
+                major: 8,
+                minor: 16,
+                op: "Read".into(),
+                value: 4096
+            })
         );
         assert_eq!(parse_v1_blkio_line("Total 4096"), None);
     }

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use oci_spec::runtime::LinuxResources;
 
+use super::CgroupError;
 use super::fs::{
     mkdir_all, poll_until, read_keyed, read_pids, read_string, read_u64, remove_tree, write_file,
 };
 use super::resources::{FileWrite, v1_memory_limit_writes, v1_writes};
 use super::stats::{self, CgroupStats};
-use super::CgroupError;
 
 /// How long freeze/thaw wait for the kernel to report the new state.
 const FREEZE_WAIT: Duration = Duration::from_secs(5);
@@ -83,12 +83,12 @@ fn fill_cpuset_chain(cpuset_root: &Path, rel: &str) -> Result<(), CgroupError> {
 
 /// Applies the spec's limits; memory limits first, in the order the kernel accepts.
 pub(super) fn apply(root: &Path, rel: &str, res: &LinuxResources) -> Result<(), CgroupError> {
-    if let Some(mem) = res.memory() {
-        if mem.limit().is_some() || mem.swap().is_some() {
-            let dir = require_controller(root, "memory")?.join(rel);
-            let current = read_u64(&dir.join("memory.limit_in_bytes"))?;
-            perform(root, rel, &v1_memory_limit_writes(mem, current))?;
-        }
+    if let Some(mem) = res.memory()
+        && (mem.limit().is_some() || mem.swap().is_some())
+    {
+        let dir = require_controller(root, "memory")?.join(rel);
+        let current = read_u64(&dir.join("memory.limit_in_bytes"))?;
+        perform(root, rel, &v1_memory_limit_writes(mem, current))?;
     }
     perform(root, rel, &v1_writes(res)?)
 }
@@ -97,7 +97,10 @@ fn perform(root: &Path, rel: &str, writes: &[FileWrite]) -> Result<(), CgroupErr
     for write in writes {
         let Some(hierarchy) = controller_dir(root, write.controller)? else {
             if write.optional {
-                tracing::warn!(controller = write.controller, "controller not mounted; limit skipped");
+                tracing::warn!(
+                    controller = write.controller,
+                    "controller not mounted; limit skipped"
+                );
                 continue;
             }
             return Err(CgroupError::ControllerMissing {
@@ -113,7 +116,10 @@ fn perform(root: &Path, rel: &str, writes: &[FileWrite]) -> Result<(), CgroupErr
 
 /// Writes the first candidate whose file exists (or the first, to get an error naming it).
 pub(super) fn perform_one(dir: &Path, write: &FileWrite) -> Result<(), CgroupError> {
-    let existing = write.candidates.iter().find(|(file, _)| dir.join(file).exists());
+    let existing = write
+        .candidates
+        .iter()
+        .find(|(file, _)| dir.join(file).exists());
     match (existing, write.candidates.first()) {
         (Some((file, value)), _) => write_file(&dir.join(file), value),
         (None, Some((file, _))) if write.optional => {
@@ -140,9 +146,12 @@ fn membership_dir(root: &Path) -> Result<PathBuf, CgroupError> {
             return Ok(dir);
         }
     }
-    hierarchies(root)?.into_iter().next().ok_or(CgroupError::NotMounted {
-        path: root.to_path_buf(),
-    })
+    hierarchies(root)?
+        .into_iter()
+        .next()
+        .ok_or(CgroupError::NotMounted {
+            path: root.to_path_buf(),
+        })
 }
 
 /// Member processes of the cgroup itself.
@@ -169,7 +178,9 @@ fn pids_recursive(dir: &Path) -> Result<Vec<i32>, CgroupError> {
 /// the write is repeated while waiting because a task in an uninterruptible sleep can make the
 /// kernel give up a round. On timeout the cgroup is thawed again.
 pub(super) fn freeze(root: &Path, rel: &str) -> Result<(), CgroupError> {
-    let state_file = require_controller(root, "freezer")?.join(rel).join("freezer.state");
+    let state_file = require_controller(root, "freezer")?
+        .join(rel)
+        .join("freezer.state");
     write_file(&state_file, "FROZEN")?;
     let mut rounds = 0u32;
     let frozen = poll_until(FREEZE_WAIT, || {
@@ -177,7 +188,7 @@ pub(super) fn freeze(root: &Path, rel: &str) -> Result<(), CgroupError> {
         if read_string(&state_file)?.trim() == "FROZEN" {
             return Ok(true);
         }
-        if rounds % 20 == 0 {
+        if rounds.is_multiple_of(20) {
             write_file(&state_file, "FROZEN")?;
         }
         Ok(false)
@@ -187,7 +198,10 @@ pub(super) fn freeze(root: &Path, rel: &str) -> Result<(), CgroupError> {
     }
     write_file(&state_file, "THAWED")?;
     Err(CgroupError::Timeout {
-        dir: state_file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        dir: state_file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
         state: "FROZEN",
         waited_ms: FREEZE_WAIT.as_millis() as u64,
     })
@@ -195,7 +209,9 @@ pub(super) fn freeze(root: &Path, rel: &str) -> Result<(), CgroupError> {
 
 /// Writes THAWED and waits for the state to read THAWED.
 pub(super) fn thaw(root: &Path, rel: &str) -> Result<(), CgroupError> {
-    let state_file = require_controller(root, "freezer")?.join(rel).join("freezer.state");
+    let state_file = require_controller(root, "freezer")?
+        .join(rel)
+        .join("freezer.state");
     write_file(&state_file, "THAWED")?;
     let thawed = poll_until(FREEZE_WAIT, || {
         Ok(read_string(&state_file)?.trim() == "THAWED")
@@ -204,7 +220,10 @@ pub(super) fn thaw(root: &Path, rel: &str) -> Result<(), CgroupError> {
         Ok(())
     } else {
         Err(CgroupError::Timeout {
-            dir: state_file.parent().map(Path::to_path_buf).unwrap_or_default(),
+            dir: state_file
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
             state: "THAWED",
             waited_ms: FREEZE_WAIT.as_millis() as u64,
         })
@@ -213,7 +232,9 @@ pub(super) fn thaw(root: &Path, rel: &str) -> Result<(), CgroupError> {
 
 /// Whether freezer.state reads FROZEN.
 pub(super) fn is_frozen(root: &Path, rel: &str) -> Result<bool, CgroupError> {
-    let state_file = require_controller(root, "freezer")?.join(rel).join("freezer.state");
+    let state_file = require_controller(root, "freezer")?
+        .join(rel)
+        .join("freezer.state");
     Ok(read_string(&state_file)?.trim() == "FROZEN")
 }
 

@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use oci_spec::runtime::LinuxResources;
 
-use super::fs::{mkdir_all, poll_until, read_keyed, read_pids, read_string, remove_tree, write_file};
+use super::CgroupError;
+use super::fs::{
+    mkdir_all, poll_until, read_keyed, read_pids, read_string, remove_tree, write_file,
+};
 use super::resources::v2_writes;
 use super::stats::{self, CgroupStats};
 use super::v1::perform_one;
-use super::CgroupError;
 
 /// How long freeze/thaw wait for cgroup.events to report the new state.
 const FREEZE_WAIT: Duration = Duration::from_secs(5);

@@ -1,0 +1,120 @@
+//! Container and exec stdio for API clients: channels handed to the server, pumped to and
+//! from the shim's framed stream; attaches made before start wait in the container.
+
+use crate::Engine;
+use crate::shim_client::{Frame, ShimClient, ShimError, ShimStream};
+use crate::status::Status;
+use berth_api::container::AttachOptions;
+use berth_api::stream::receiver_stream;
+use berth_api::{ApiError, ApiResult, AttachedStreams, OutputChunk, StreamKind};
+use berth_shim::config::ExitRecord;
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+
+/// An attach waiting for its container to start.
+pub struct PendingAttach {
+    stdin: Option<mpsc::Receiver<Bytes>>,
+    stdout: bool,
+    stderr: bool,
+    out: mpsc::Sender<OutputChunk>,
+}
+
+impl PendingAttach {
+    /// The stdin receiver and the output sender, for exec streams.
+    pub fn into_parts(self) -> (Option<mpsc::Receiver<Bytes>>, mpsc::Sender<OutputChunk>) {
+        (self.stdin, self.out)
+    }
+}
+
+/// Makes the server's half (AttachedStreams) and our half.
+pub fn channels(stdin: bool, stdout: bool, stderr: bool, tty: bool) -> (AttachedStreams, PendingAttach) {
+    let (out_tx, out_rx) = mpsc::channel(64);
+    let (in_tx, in_rx) = if stdin {
+        let (t, r) = mpsc::channel(16);
+        (Some(t), Some(r))
+    } else {
+        (None, None)
+    };
+    (
+        AttachedStreams { stdin: in_tx, output: receiver_stream(out_rx), tty },
+        PendingAttach { stdin: in_rx, stdout, stderr, out: out_tx },
+    )
+}
+
+/// Attaches `p` to the init's stdio through the shim and pumps both ways.
+pub async fn connect(client: &ShimClient, p: PendingAttach) -> Result<(), ShimError> {
+    let stream = client.attach(p.stdin.is_some(), p.stdout, p.stderr).await?;
+    pump(stream, p.stdin, p.out, |_| {});
+    Ok(())
+}
+
+/// Pumps a shim stream: output frames to `out` (ending it at exit), `stdin` to the shim
+/// (shutting down our write side when the client closes stdin). `on_exit` runs before the
+/// output channel closes, so exit codes are recorded before the client sees the end.
+pub fn pump(
+    stream: ShimStream,
+    stdin: Option<mpsc::Receiver<Bytes>>,
+    out: mpsc::Sender<OutputChunk>,
+    on_exit: impl FnOnce(ExitRecord) + Send + 'static,
+) {
+    let (mut output, mut writer) = stream.split();
+    tokio::spawn(async move {
+        match stdin {
+            Some(mut rx) => {
+                while let Some(data) = rx.recv().await {
+                    if writer.write_all(&data).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = writer.shutdown().await;
+            }
+            None => {
+                let _ = writer.shutdown().await;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut on_exit = Some(on_exit);
+        while let Ok(Some(frame)) = output.next().await {
+            match frame {
+                Frame::Output(kind, data) => {
+                    let kind = if kind == 2 { StreamKind::Stderr } else { StreamKind::Stdout };
+                    if out.send(OutputChunk { kind, data }).await.is_err() {
+                        break;
+                    }
+                }
+                Frame::Exit(exit) => {
+                    if let Some(f) = on_exit.take() {
+                        f(exit);
+                    }
+                    break;
+                }
+            }
+        }
+    });
+}
+
+impl Engine {
+    /// Attaches to a container (before start: the attach waits for the start).
+    pub async fn attach(&self, name: &str, opts: AttachOptions) -> ApiResult<AttachedStreams> {
+        let c = self.lookup(name)?;
+        let rec = c.lock().await;
+        let stdin = opts.stdin && rec.config.open_stdin.unwrap_or(false);
+        let (streams, pending) = channels(stdin, opts.stdout, opts.stderr, rec.tty());
+        match rec.state.status {
+            // `docker start -a` attaches first, then starts: the attach waits for the start.
+            Status::Created | Status::Exited | Status::Restarting if opts.stream => {
+                c.pending.lock().map_err(|_| ApiError::internal("attach list poisoned"))?.push(pending);
+            }
+            Status::Running | Status::Paused => {
+                connect(&self.shim(&rec.id), pending)
+                    .await
+                    .map_err(|e| ApiError::new(e.kind(), format!("attaching: {e}")))?;
+            }
+            s => return Err(ApiError::conflict(format!("You cannot attach to a container in state {s}"))),
+        }
+        self.emit_container("attach", &rec, Default::default());
+        Ok(streams)
+    }
+}

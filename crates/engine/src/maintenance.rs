@@ -1,0 +1,116 @@
+//! Container housekeeping: `docker update` (resources and restart policy), `docker container
+//! prune`, and `docker commit`.
+
+use crate::Engine;
+use crate::status::Status;
+use berth_api::config::ContainerConfig;
+use berth_api::container::{CommitOptions, ContainerPruneResponse, IdResponse, RemoveOptions, UpdateBody, UpdateResponse};
+use berth_api::{ApiError, ApiResult, Filters};
+
+impl Engine {
+    /// Updates resources and the restart policy; resources apply from the next start.
+    pub async fn update(&self, name: &str, update: UpdateBody) -> ApiResult<UpdateResponse> {
+        let c = self.lookup(name)?;
+        let mut rec = c.lock().await;
+        let r = &mut rec.host_config.resources;
+        let u = update.resources;
+        macro_rules! take {
+            ($($f:ident),*) => { $( if u.$f.is_some() { r.$f = u.$f.clone(); } )* };
+        }
+        take!(cpu_shares, memory, nano_cpus, blkio_weight, cpu_period, cpu_quota, cpuset_cpus, cpuset_mems, memory_reservation, memory_swap, pids_limit);
+        if let Some(p) = update.restart_policy {
+            rec.host_config.restart_policy = Some(p);
+        }
+        let mut warnings = Vec::new();
+        if rec.state.status.is_live() {
+            warnings.push("resource changes take effect when the container next starts".to_string());
+        }
+        c.commit(&rec).map_err(|e| ApiError::internal(format!("saving the container: {e}")))?;
+        self.emit_container("update", &rec, Default::default());
+        Ok(UpdateResponse { warnings })
+    }
+
+    /// Removes every stopped container matching the filters (label, until).
+    pub async fn prune(&self, filters: Filters) -> ApiResult<ContainerPruneResponse> {
+        let mut deleted = Vec::new();
+        let until = filters.get("until").first().and_then(|u| parse_until(u));
+        for c in self.all_containers() {
+            let (id, ok) = {
+                let rec = c.lock().await;
+                let stopped = matches!(rec.state.status, Status::Exited | Status::Created | Status::Dead);
+                let labels = rec.config.labels.clone().unwrap_or_default();
+                let old_enough = until.is_none_or(|u| {
+                    chrono::DateTime::parse_from_rfc3339(&rec.created).map(|t| t.timestamp() < u).unwrap_or(true)
+                });
+                (rec.id.clone(), stopped && filters.labels_match(&labels) && old_enough)
+            };
+            if ok && self.remove(&id, RemoveOptions::default()).await.is_ok() {
+                deleted.push(id);
+            }
+        }
+        Ok(ContainerPruneResponse { containers_deleted: deleted, space_reclaimed: 0 })
+    }
+
+    /// `docker commit`: the container's writable layer as a new image (paused meanwhile
+    /// when asked and running).
+    pub async fn commit(&self, opts: CommitOptions, config: Option<ContainerConfig>) -> ApiResult<IdResponse> {
+        let c = self.lookup(&opts.container)?;
+        let rec = c.lock().await.clone();
+        let mut cc: berth_oci::ContainerConfig = match config {
+            Some(cfg) => serde_json::to_value(cfg).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
+            None => serde_json::to_value(&rec.config).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
+        };
+        cc.hostname = None;
+        cc.image = None;
+        for change in &opts.changes {
+            crate::images::apply_change(&mut cc, change)?;
+        }
+        let reference = match &opts.repo {
+            Some(repo) if !repo.is_empty() => {
+                let full = match opts.tag.as_ref().filter(|t| !t.is_empty()) {
+                    Some(t) => format!("{repo}:{t}"),
+                    None => repo.clone(),
+                };
+                Some(berth_oci::Reference::parse_normalized(&full).map_err(|e| ApiError::invalid(e.to_string()))?.with_default_tag())
+            }
+            _ => None,
+        };
+        let pause = opts.pause && rec.state.status == Status::Running;
+        if pause {
+            self.pause(&rec.id).await?;
+        }
+        let result = self
+            .inner
+            .images
+            .commit(
+                &rec.snapshot_key,
+                berth_image::rootfs::CommitOptions { config: Some(cc), author: opts.author.clone(), comment: opts.comment.clone(), reference },
+            )
+            .await;
+        if pause {
+            let _ = self.unpause(&rec.id).await;
+        }
+        let id = result?;
+        self.emit_container("commit", &rec, Default::default());
+        Ok(IdResponse { id })
+    }
+}
+
+/// `until` as a Unix timestamp (seconds or RFC 3339) or a Go duration like `24h`.
+fn parse_until(s: &str) -> Option<i64> {
+    if let Ok(n) = s.parse::<f64>() {
+        return Some(n as i64);
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp());
+    }
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_alphabetic())?);
+    let n: i64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return None,
+    };
+    Some(chrono::Utc::now().timestamp() - secs)
+}

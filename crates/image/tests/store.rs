@@ -1,0 +1,1271 @@
+//! Root integration tests of the image store: real layer unpacking, real overlay mounts, real
+//! crashes; every test works in its own temp data root and cleans up its mounts.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use berth_image::testing::{
+    busybox_image_tar, reproducible_layer_tar, simple_config, write_image_archive,
+};
+use berth_image::{
+    BlobSpec, ChangeKind, CommitOptions, DeleteItem, DeleteOptions, ImageUser, ListFilter,
+    RootfsMount, Store, StoreError, unmount,
+};
+use berth_oci::{Digest, Reference};
+
+fn require_root() -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    if std::env::var("BERTH_SKIP_ROOT_TESTS").as_deref() == Ok("1") {
+        eprintln!("skipping: needs root");
+        return false;
+    }
+    panic!("this test needs root (set BERTH_SKIP_ROOT_TESTS=1 to skip it)");
+}
+
+/// Unmounts on drop, so a failing assertion never leaves a mount behind.
+struct MountGuard(PathBuf);
+
+impl MountGuard {
+    fn mount(m: &RootfsMount, target: &Path) -> Result<MountGuard> {
+        fs::create_dir_all(target)?;
+        m.mount(target)?;
+        Ok(MountGuard(target.to_path_buf()))
+    }
+}
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        let _ = unmount(&self.0, true);
+    }
+}
+
+/// A layer tar built from a list of simple entries.
+#[derive(Default)]
+struct LayerBuilder {
+    b: Option<tar::Builder<Vec<u8>>>,
+}
+
+impl LayerBuilder {
+    fn new() -> Self {
+        LayerBuilder {
+            b: Some(tar::Builder::new(Vec::new())),
+        }
+    }
+    fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_size(size);
+        h.set_mtime(1_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
+        h
+    }
+    fn raw_name(mut h: tar::Header, name: &str) -> tar::Header {
+        // Bypass the tar crate's path checks so hostile names can be written.
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.name = [0; 100];
+        gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        h
+    }
+    fn file(mut self, name: &str, data: &[u8]) -> Self {
+        let h = Self::raw_name(
+            Self::header(tar::EntryType::Regular, 0o644, data.len() as u64),
+            name,
+        );
+        self.b.as_mut().unwrap().append(&h, data).unwrap();
+        self
+    }
+    fn dir(mut self, name: &str) -> Self {
+        let h = Self::raw_name(Self::header(tar::EntryType::Directory, 0o755, 0), name);
+        self.b.as_mut().unwrap().append(&h, &[][..]).unwrap();
+        self
+    }
+    fn link(mut self, kind: tar::EntryType, name: &str, target: &str) -> Self {
+        let mut h = Self::raw_name(Self::header(kind, 0o777, 0), name);
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.linkname = [0; 100];
+        gnu.linkname[..target.len()].copy_from_slice(target.as_bytes());
+        h.set_cksum();
+        self.b.as_mut().unwrap().append(&h, &[][..]).unwrap();
+        self
+    }
+    fn symlink(self, name: &str, target: &str) -> Self {
+        self.link(tar::EntryType::Symlink, name, target)
+    }
+    fn hardlink(self, name: &str, target: &str) -> Self {
+        self.link(tar::EntryType::Link, name, target)
+    }
+    fn build(mut self) -> Vec<u8> {
+        self.b.take().unwrap().into_inner().unwrap()
+    }
+}
+
+fn archive(layers: &[Vec<u8>], tag: &str) -> Vec<u8> {
+    let diff_ids: Vec<Digest> = layers.iter().map(|l| Digest::sha256_of(l)).collect();
+    let config = simple_config(&diff_ids, &["sh"]);
+    write_image_archive(Vec::new(), layers, &config, &[tag]).unwrap()
+}
+
+fn snapshot_dirs(root: &Path) -> usize {
+    fs::read_dir(root.join("snapshots")).unwrap().count()
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    walkdir::WalkDir::new(p)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+        .sum()
+}
+
+/// path -> (mode, uid, gid, content digest or link target)
+fn tree(p: &Path) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for e in walkdir::WalkDir::new(p).min_depth(1).sort_by_file_name() {
+        let e = e.unwrap();
+        let md = e.path().symlink_metadata().unwrap();
+        let what = if md.file_type().is_symlink() {
+            format!("-> {}", fs::read_link(e.path()).unwrap().display())
+        } else if md.is_file() {
+            Digest::sha256_of(&fs::read(e.path()).unwrap()).to_string()
+        } else {
+            String::new()
+        };
+        let rel = e.path().strip_prefix(p).unwrap().display().to_string();
+        m.insert(
+            rel,
+            format!("{:o} {}:{} {}", md.mode(), md.uid(), md.gid(), what),
+        );
+    }
+    m
+}
+
+fn busybox_archive(dir: &Path, name: &str) -> (PathBuf, Digest) {
+    let path = dir.join("busybox.tar");
+    let id = busybox_image_tar(&path, name).unwrap();
+    (path, id)
+}
+
+#[test]
+fn ingest_rejects_wrong_digest_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    let wrong = Digest::sha256_of(b"something else");
+    let err = store
+        .content()
+        .ingest(&b"payload"[..], Some(&wrong), None)
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains(&wrong.to_string()), "{msg}");
+    assert!(
+        msg.contains(&Digest::sha256_of(b"payload").to_string()),
+        "{msg}"
+    );
+    assert_eq!(
+        fs::read_dir(tmp.path().join("content/ingest"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert!(store.content().list().unwrap().is_empty());
+
+    // A layer stream whose compressed digest is wrong leaves neither blob nor snapshot.
+    let layer = LayerBuilder::new().file("a", b"x").build();
+    let spec = BlobSpec {
+        digest: Some(wrong.clone()),
+        ..Default::default()
+    };
+    let err = store
+        .apply_layer_stream(None, &layer[..], &spec, None)
+        .unwrap_err();
+    assert!(err.to_string().contains("digest mismatch"), "{err}");
+    assert_eq!(snapshot_dirs(tmp.path()), 0);
+    assert!(store.layers().unwrap().is_empty());
+}
+
+#[test]
+fn busybox_save_load_round_trip_keeps_id_and_files() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (tar_path, id) = busybox_archive(tmp.path(), "busybox:latest");
+    let a = Store::open(&tmp.path().join("a")).unwrap();
+    let loaded = a.load(fs::File::open(&tar_path).unwrap()).unwrap();
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(loaded[0].id, id);
+    let img = a.resolve("busybox").unwrap();
+    assert_eq!(img.id, id);
+    assert_eq!(img.familiar_tags(), vec!["busybox:latest"]);
+    assert_eq!(
+        img.config.config.as_ref().unwrap().cmd.as_deref(),
+        Some(&["sh".to_string()][..])
+    );
+
+    let saved = a.save(&["busybox"], Vec::new()).unwrap();
+    let b = Store::open(&tmp.path().join("b")).unwrap();
+    let loaded = b.load(&saved[..]).unwrap();
+    assert_eq!(loaded[0].id, id);
+    assert_eq!(b.resolve("busybox:latest").unwrap().id, id);
+    let la = a.image_layers(&img).unwrap();
+    let lb = b
+        .image_layers(&b.resolve(&id.to_string()).unwrap())
+        .unwrap();
+    let dir = |root: &Path, l: &berth_image::LayerInfo| {
+        root.join("snapshots")
+            .join(l.snapshot_id.to_string())
+            .join("fs")
+    };
+    let ta = tree(&dir(&tmp.path().join("a"), &la[0]));
+    assert!(ta.contains_key("bin/busybox") && ta.contains_key("etc/passwd"));
+    assert_eq!(ta, tree(&dir(&tmp.path().join("b"), &lb[0])));
+
+    // The saved archive is an OCI layout and a docker-save tar at once.
+    let mut names = Vec::new();
+    let mut ar = tar::Archive::new(&saved[..]);
+    for e in ar.entries().unwrap() {
+        names.push(e.unwrap().path().unwrap().display().to_string());
+    }
+    for n in ["index.json", "manifest.json", "oci-layout", "repositories"] {
+        assert!(names.contains(&n.to_string()), "{n} missing from {names:?}");
+    }
+    assert!(names.contains(&format!("blobs/sha256/{}", id.hex())));
+}
+
+#[test]
+fn common_base_layer_is_stored_once() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let big = vec![7u8; 1 << 20];
+    let base = LayerBuilder::new().file("base.bin", &big).build();
+    let one = LayerBuilder::new().file("one", b"1").build();
+    let two = LayerBuilder::new().file("two", b"2").build();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    store
+        .load(&archive(&[base.clone(), one], "a:1")[..])
+        .unwrap();
+    store.load(&archive(&[base, two], "b:1")[..]).unwrap();
+    assert_eq!(snapshot_dirs(&tmp.path().join("root")), 3);
+    let bytes = dir_bytes(&tmp.path().join("root/snapshots"));
+    assert!((1 << 20..(1 << 20) + 100).contains(&bytes), "{bytes}");
+    let list = store.list(&ListFilter::default()).unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(
+        list.iter()
+            .all(|s| s.shared_size == 1 << 20 && s.image.size == (1 << 20) + 1)
+    );
+
+    // Deleting one image keeps the shared base; deleting both removes everything.
+    let items = store.delete("a:1", DeleteOptions::default(), &[]).unwrap();
+    assert!(items.contains(&DeleteItem::Untagged("a:1".into())));
+    assert_eq!(snapshot_dirs(&tmp.path().join("root")), 2);
+    store.delete("b:1", DeleteOptions::default(), &[]).unwrap();
+    assert_eq!(snapshot_dirs(&tmp.path().join("root")), 0);
+    assert!(store.content().list().unwrap().is_empty());
+}
+
+#[test]
+fn whiteouts_and_opaque_dirs_hide_lower_files_in_a_real_overlay() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let lower = LayerBuilder::new()
+        .dir("a/")
+        .file("a/gone", b"x")
+        .file("a/kept", b"y")
+        .dir("d/")
+        .file("d/old1", b"1")
+        .file("d/old2", b"2")
+        .build();
+    let upper = LayerBuilder::new()
+        .file("a/.wh.gone", b"")
+        .file("d/.wh..wh..opq", b"")
+        .file("d/new", b"n")
+        .build();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    let loaded = store.load(&archive(&[lower, upper], "wh:1")[..]).unwrap();
+    let m = store.prepare_rootfs("wh-test", &loaded[0].id).unwrap();
+    let target = tmp.path().join("mnt");
+    {
+        let _g = MountGuard::mount(&m, &target).unwrap();
+        assert!(!target.join("a/gone").exists());
+        assert_eq!(fs::read(target.join("a/kept")).unwrap(), b"y");
+        let mut names: Vec<String> = fs::read_dir(target.join("d"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec!["new"]);
+    }
+    // The layer itself holds overlay's forms: a 0/0 char device and the opaque xattr.
+    let img = store.resolve("wh:1").unwrap();
+    let top = store.image_layers(&img).unwrap()[1].snapshot_id;
+    let fsdir = tmp
+        .path()
+        .join("root/snapshots")
+        .join(top.to_string())
+        .join("fs");
+    let md = fs::symlink_metadata(fsdir.join("a/gone")).unwrap();
+    assert!(md.file_type().is_char_device() && md.rdev() == 0);
+    assert_eq!(
+        xattr::get(fsdir.join("d"), "trusted.overlay.opaque")
+            .unwrap()
+            .as_deref(),
+        Some(&b"y"[..])
+    );
+    store.remove_rootfs("wh-test").unwrap();
+}
+
+fn assert_rejected(layer: Vec<u8>, entry: &str, words: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    let passwd_before = fs::read("/etc/passwd").unwrap();
+    let err = store
+        .apply_layer_stream(None, &layer[..], &BlobSpec::default(), None)
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(entry) && msg.contains(words),
+        "unexpected error for {entry}: {msg}"
+    );
+    assert!(matches!(err, StoreError::Apply(_)));
+    assert_eq!(
+        snapshot_dirs(&tmp.path().join("root")),
+        0,
+        "half-unpacked snapshot left for {entry}"
+    );
+    assert!(store.layers().unwrap().is_empty());
+    assert_eq!(fs::read("/etc/passwd").unwrap(), passwd_before);
+    assert!(!tmp.path().join("x").exists() && !tmp.path().join("root/x").exists());
+}
+
+#[test]
+fn malicious_layers_are_rejected_and_leave_nothing() {
+    if !require_root() {
+        return;
+    }
+    assert_rejected(
+        LayerBuilder::new()
+            .file("ok", b"1")
+            .file("../x", b"evil")
+            .build(),
+        "../x",
+        "escapes the layer root",
+    );
+    assert_rejected(
+        LayerBuilder::new()
+            .symlink("a", "/etc")
+            .file("a/passwd", b"evil")
+            .build(),
+        "a/passwd",
+        "escapes the layer root",
+    );
+    assert_rejected(
+        LayerBuilder::new()
+            .hardlink("h", "../../etc/passwd")
+            .build(),
+        "\"h\"",
+        "hard link target",
+    );
+    assert_rejected(
+        LayerBuilder::new().symlink("s", "../../../etc").build(),
+        "\"s\"",
+        "symlink target",
+    );
+    assert_rejected(
+        LayerBuilder::new()
+            .dir("d/")
+            .symlink("d/up", "..")
+            .symlink("d/up2", "up/..")
+            .file("d/up2/x", b"e")
+            .build(),
+        "d/up2/x",
+        "escapes",
+    );
+}
+
+#[test]
+fn absolute_paths_are_made_relative_and_links_inside_work() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    let layer = LayerBuilder::new()
+        .file("/abs/file", b"abs")
+        .symlink("abs/link", "/abs/file")
+        .hardlink("abs/hard", "abs/file")
+        .build();
+    let l = store
+        .apply_layer_stream(None, &layer[..], &BlobSpec::default(), None)
+        .unwrap();
+    let fsdir = tmp
+        .path()
+        .join("root/snapshots")
+        .join(l.snapshot_id.to_string())
+        .join("fs");
+    assert_eq!(fs::read(fsdir.join("abs/file")).unwrap(), b"abs");
+    assert_eq!(
+        fs::read_link(fsdir.join("abs/link")).unwrap(),
+        PathBuf::from("/abs/file")
+    );
+    assert_eq!(
+        fs::metadata(fsdir.join("abs/hard")).unwrap().ino(),
+        fs::metadata(fsdir.join("abs/file")).unwrap().ino()
+    );
+    assert_eq!(
+        fs::metadata(fsdir.join("abs/file")).unwrap().mtime(),
+        1_000_000
+    );
+    assert_eq!(l.diff_id, Digest::sha256_of(&layer));
+}
+
+#[test]
+fn compressed_layers_stream_in_one_pass() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    let layer = LayerBuilder::new().file("f", b"data").build();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&layer).unwrap();
+    let gz = gz.finish().unwrap();
+    let spec = BlobSpec {
+        digest: Some(Digest::sha256_of(&gz)),
+        size: Some(gz.len() as u64),
+        media_type: Some(berth_oci::media_type::OCI_LAYER_GZIP.into()),
+    };
+    let l = store
+        .apply_layer_stream(None, &gz[..], &spec, Some(&Digest::sha256_of(&layer)))
+        .unwrap();
+    assert_eq!(l.blob.as_ref().unwrap().digest, Digest::sha256_of(&gz));
+    assert!(
+        store
+            .content()
+            .stat(&Digest::sha256_of(&gz))
+            .unwrap()
+            .is_some()
+    );
+    let zs = zstd::encode_all(&layer[..], 3).unwrap();
+    let tmp2 = tempfile::tempdir().unwrap();
+    let s2 = Store::open(tmp2.path()).unwrap();
+    let l2 = s2
+        .apply_layer_stream(None, &zs[..], &BlobSpec::default(), None)
+        .unwrap();
+    assert_eq!(l2.diff_id, l.diff_id);
+    // A wrong diff id is refused and leaves nothing.
+    let tmp3 = tempfile::tempdir().unwrap();
+    let s3 = Store::open(tmp3.path()).unwrap();
+    let err = s3
+        .apply_layer_stream(
+            None,
+            &gz[..],
+            &BlobSpec::default(),
+            Some(&Digest::sha256_of(b"no")),
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::DiffIdMismatch { .. }), "{err}");
+    assert_eq!(snapshot_dirs(tmp3.path()), 0);
+}
+
+#[test]
+fn many_layers_mount() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let layers: Vec<Vec<u8>> = (0..120)
+        .map(|i| {
+            LayerBuilder::new()
+                .file(&format!("f{i}"), format!("{i}").as_bytes())
+                .build()
+        })
+        .collect();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    let loaded = store.load(&archive(&layers, "many:1")[..]).unwrap();
+    let m = store.prepare_rootfs("many", &loaded[0].id).unwrap();
+    let RootfsMount::Overlay(o) = &m else {
+        panic!("expected overlay")
+    };
+    assert_eq!(o.lowerdirs.len(), 120);
+    // Absolute paths would not fit in one page: this exercises the relative-path mount.
+    assert!(o.data().len() > 4096, "{}", o.data().len());
+    let target = tmp.path().join("mnt");
+    {
+        let _g = MountGuard::mount(&m, &target).unwrap();
+        for i in 0..120 {
+            assert_eq!(
+                fs::read_to_string(target.join(format!("f{i}"))).unwrap(),
+                i.to_string()
+            );
+        }
+    }
+    store.remove_rootfs("many").unwrap();
+}
+
+#[test]
+fn diff_changes_and_commit() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let base = LayerBuilder::new()
+        .dir("etc/")
+        .file("etc/conf", b"old")
+        .file("etc/del", b"d")
+        .dir("var/")
+        .build();
+    let store = Store::open(&tmp.path().join("root"))?;
+    let loaded = store.load(&archive(&[base], "base:1")[..])?;
+    let m = store.prepare_rootfs("c1", &loaded[0].id)?;
+    let target = tmp.path().join("mnt");
+    {
+        let _g = MountGuard::mount(&m, &target)?;
+        fs::write(target.join("etc/conf"), "new")?;
+        fs::remove_file(target.join("etc/del"))?;
+        fs::create_dir(target.join("var/newdir"))?;
+        fs::write(target.join("var/newdir/f"), "f")?;
+    }
+    let changes: Vec<(String, char)> = store
+        .changes("c1")?
+        .into_iter()
+        .map(|c| (c.path, c.kind.letter()))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            ("/etc".to_string(), 'C'),
+            ("/etc/conf".to_string(), 'C'),
+            ("/etc/del".to_string(), 'D'),
+            ("/var".to_string(), 'C'),
+            ("/var/newdir".to_string(), 'A'),
+            ("/var/newdir/f".to_string(), 'A'),
+        ]
+    );
+    assert_eq!(ChangeKind::Deleted.code(), 2);
+    let tar_bytes = store.export_diff("c1", Vec::new())?;
+    let mut names = Vec::new();
+    for e in tar::Archive::new(&tar_bytes[..]).entries()? {
+        names.push(e?.path()?.display().to_string());
+    }
+    assert!(names.contains(&"etc/.wh.del".to_string()), "{names:?}");
+    assert!(names.contains(&"var/newdir/f".to_string()), "{names:?}");
+
+    let committed = store.commit(
+        "c1",
+        &CommitOptions {
+            reference: Some(Reference::parse_normalized("committed:v1")?),
+            comment: Some("msg".into()),
+            ..Default::default()
+        },
+    )?;
+    assert_eq!(committed.layers.len(), 2);
+    assert_eq!(committed.parent.as_ref(), Some(&loaded[0].id));
+    assert_eq!(store.resolve("committed:v1")?.id, committed.id);
+    let hist = store.history("committed:v1")?;
+    assert_eq!(hist[0].id, committed.id.to_string());
+    assert_eq!(hist[0].comment, "msg");
+    let m2 = store.prepare_rootfs("c2", &committed.id)?;
+    let t2 = tmp.path().join("mnt2");
+    {
+        let _g = MountGuard::mount(&m2, &t2)?;
+        assert_eq!(fs::read_to_string(t2.join("etc/conf"))?, "new");
+        assert!(!t2.join("etc/del").exists());
+        assert_eq!(fs::read_to_string(t2.join("var/newdir/f"))?, "f");
+    }
+    // The base image has a child now: it cannot be deleted.
+    store.remove_rootfs("c1")?;
+    store.remove_rootfs("c2")?;
+    let err = store
+        .delete("base:1", DeleteOptions { force: true }, &[])
+        .unwrap_err();
+    assert!(err.to_string().contains("dependent child images"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn concurrent_loads_of_one_archive_unpack_once() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let layers: Vec<Vec<u8>> = (0..4)
+        .map(|i| {
+            LayerBuilder::new()
+                .file("big", &vec![i as u8; 300_000])
+                .build()
+        })
+        .collect();
+    let bytes = archive(&layers, "conc:1");
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..3).map(|_| s.spawn(|| store.load(&bytes[..]))).collect();
+        let ids: Vec<Digest> = hs
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap()[0].id.clone())
+            .collect();
+        assert!(ids.windows(2).all(|w| w[0] == w[1]));
+    });
+    assert_eq!(snapshot_dirs(&tmp.path().join("root")), 4);
+    assert_eq!(store.layers().unwrap().len(), 4);
+}
+
+/// A reader that hands out `first` bytes, writes `marker`, then blocks forever.
+struct StallingReader<R> {
+    inner: R,
+    left: u64,
+    marker: PathBuf,
+}
+
+impl<R: Read> Read for StallingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            fs::write(&self.marker, "stalled")?;
+            loop {
+                std::thread::sleep(Duration::from_secs(60));
+            }
+        }
+        let n = buf.len().min(self.left as usize);
+        let n = self.inner.read(&mut buf[..n])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Child half of `crash_during_load_leaves_no_half_state`: only runs when re-executed.
+#[test]
+#[ignore = "helper run by crash_during_load_leaves_no_half_state"]
+fn crash_child() {
+    let Ok(spec) = std::env::var("BERTH_IMAGE_CRASH_CHILD") else {
+        return;
+    };
+    let mut parts = spec.split('|');
+    let (mode, root, input, marker) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let store = Store::open(Path::new(root)).unwrap();
+    let len = fs::metadata(input).unwrap().len();
+    let reader = StallingReader {
+        inner: fs::File::open(input).unwrap(),
+        left: len / 2,
+        marker: PathBuf::from(marker),
+    };
+    if mode == "load" {
+        let _ = store.load(reader);
+    } else {
+        let _ = store.apply_layer_stream(None, reader, &BlobSpec::default(), None);
+    }
+}
+
+fn crash_in_child(mode: &str, root: &Path, input: &Path) {
+    let marker = root.with_extension("marker");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--ignored", "--nocapture"])
+        .env(
+            "BERTH_IMAGE_CRASH_CHILD",
+            format!(
+                "{mode}|{}|{}|{}",
+                root.display(),
+                input.display(),
+                marker.display()
+            ),
+        )
+        .spawn()
+        .unwrap();
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !marker.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "child never reached the stall point"
+        );
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("child exited early: {st}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    drop(Reap(child));
+}
+
+#[test]
+fn crash_during_load_leaves_no_half_state() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let layers: Vec<Vec<u8>> = (0..2)
+        .map(|i| {
+            LayerBuilder::new()
+                .file("big", &vec![i as u8; 2_000_000])
+                .build()
+        })
+        .collect();
+    let input = tmp.path().join("in.tar");
+    fs::write(&input, archive(&layers, "crash:1")).unwrap();
+    let layer_input = tmp.path().join("layer.tar");
+    fs::write(&layer_input, &layers[0]).unwrap();
+
+    for (mode, child_input) in [("load", &input), ("apply", &layer_input)] {
+        let root = tmp.path().join(mode);
+        Store::open(&root).unwrap();
+        crash_in_child(mode, &root, child_input);
+        // Before repair: the crash really left something half done.
+        let leftovers =
+            fs::read_dir(root.join("content/ingest")).unwrap().count() + snapshot_dirs(&root);
+        assert!(leftovers > 0, "{mode}: the child left nothing to repair");
+        let store = Store::open(&root).unwrap();
+        assert_eq!(
+            fs::read_dir(root.join("content/ingest")).unwrap().count(),
+            0,
+            "{mode}"
+        );
+        assert_eq!(snapshot_dirs(&root), 0, "{mode}");
+        assert!(store.layers().unwrap().is_empty(), "{mode}");
+        assert!(store.image_ids().unwrap().is_empty(), "{mode}");
+        // And the store still works.
+        let loaded = store.load(fs::File::open(&input).unwrap()).unwrap();
+        assert_eq!(loaded.len(), 1);
+    }
+}
+
+#[test]
+fn docker_rmi_semantics() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    let loaded = store
+        .load(&archive(&[LayerBuilder::new().file("f", b"1").build()], "x:1")[..])
+        .unwrap();
+    let id = loaded[0].id.clone();
+    store
+        .tag("x:1", &Reference::parse_normalized("y").unwrap())
+        .unwrap();
+    assert_eq!(store.resolve(&id.hex()[..8]).unwrap().id, id);
+    assert_eq!(store.resolve(&id.to_string()).unwrap().id, id);
+    assert!(matches!(
+        store.resolve("nope"),
+        Err(StoreError::ImageNotFound { .. })
+    ));
+    assert_eq!(
+        store.resolve("Nope").unwrap_err().to_string(),
+        "invalid reference format: repository name (library/Nope) must be lowercase"
+    );
+    // By id with two tags: conflict unless forced.
+    let err = store
+        .delete(&id.hex()[..12], DeleteOptions::default(), &[])
+        .unwrap_err();
+    assert!(err.to_string().contains("must be forced"), "{err}");
+    // By tag: only untag.
+    assert_eq!(
+        store.delete("y", DeleteOptions::default(), &[]).unwrap(),
+        vec![DeleteItem::Untagged("y:latest".into())]
+    );
+    let users = [ImageUser {
+        container_id: "c0ffee0123456789".into(),
+        image_id: id.clone(),
+        running: false,
+    }];
+    let err = store
+        .delete("x:1", DeleteOptions::default(), &users)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("stopped container c0ffee012345"),
+        "{err}"
+    );
+    let running = [ImageUser {
+        running: true,
+        ..users[0].clone()
+    }];
+    assert!(
+        store
+            .delete("x:1", DeleteOptions { force: true }, &running)
+            .is_err()
+    );
+    let items = store
+        .delete("x:1", DeleteOptions { force: true }, &users)
+        .unwrap();
+    assert_eq!(
+        items,
+        vec![DeleteItem::Untagged("x:1".into()), DeleteItem::Deleted(id)]
+    );
+    assert_eq!(snapshot_dirs(&tmp.path().join("root")), 0);
+
+    // Prune removes dangling images only, unless all.
+    store
+        .load(&archive(&[LayerBuilder::new().file("g", b"2").build()], "keep:1")[..])
+        .unwrap();
+    let dangling = store
+        .load(&archive(&[LayerBuilder::new().file("h", b"3").build()], "tmp:1")[..])
+        .unwrap();
+    store
+        .untag(&Reference::parse_normalized("tmp:1").unwrap())
+        .unwrap();
+    let f = ListFilter {
+        dangling: Some(true),
+        ..Default::default()
+    };
+    assert_eq!(store.list(&f).unwrap().len(), 1);
+    let f = ListFilter {
+        reference: vec!["ke*".into()],
+        ..Default::default()
+    };
+    assert_eq!(store.list(&f).unwrap().len(), 1);
+    let (items, reclaimed) = store.prune(false, &[], &[]).unwrap();
+    assert_eq!(items, vec![DeleteItem::Deleted(dangling[0].id.clone())]);
+    assert!(reclaimed > 0);
+    assert_eq!(store.list(&ListFilter::default()).unwrap().len(), 1);
+}
+
+#[test]
+fn loads_legacy_docker_save_and_oci_layouts() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let l0 = LayerBuilder::new().file("a", b"a").build();
+    let l1 = LayerBuilder::new().file("b", b"b").build();
+    let diffs = [Digest::sha256_of(&l0), Digest::sha256_of(&l1)];
+    let config = simple_config(&diffs, &["sh"]);
+    let id = Digest::sha256_of(&config);
+
+    // Pre-25 docker save: <id>.json, <layer>/layer.tar (one of them a symlink), repositories.
+    let mut b = tar::Builder::new(Vec::new());
+    let add = |b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add(&mut b, "l0/layer.tar", &l0);
+    add(&mut b, "l0/VERSION", b"1.0");
+    add(&mut b, "real/layer.tar", &l1);
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    b.append_link(&mut h, "l1/layer.tar", "../real/layer.tar")?;
+    add(&mut b, &format!("{}.json", id.hex()), &config);
+    let manifest = format!(
+        r#"[{{"Config":"{}.json","RepoTags":["legacy:1"],"Layers":["l0/layer.tar","l1/layer.tar"]}}]"#,
+        id.hex()
+    );
+    add(&mut b, "manifest.json", manifest.as_bytes());
+    add(&mut b, "repositories", br#"{"legacy":{"1":"l1"}}"#);
+    let legacy = b.into_inner()?;
+    let store = Store::open(&tmp.path().join("root"))?;
+    let loaded = store.load(&legacy[..])?;
+    assert_eq!(loaded[0].id, id);
+    assert_eq!(store.resolve("legacy:1")?.layers.len(), 2);
+
+    // Pure OCI layout with gzip layers behind a multi-platform index.
+    let gz = |d: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(d).unwrap();
+        e.finish().unwrap()
+    };
+    let (g0, g1) = (gz(&l0), gz(&l1));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": berth_oci::media_type::OCI_MANIFEST,
+        "config": {"mediaType": berth_oci::media_type::OCI_CONFIG, "digest": id, "size": config.len()},
+        "layers": [
+            {"mediaType": berth_oci::media_type::OCI_LAYER_GZIP, "digest": Digest::sha256_of(&g0), "size": g0.len()},
+            {"mediaType": berth_oci::media_type::OCI_LAYER_GZIP, "digest": Digest::sha256_of(&g1), "size": g1.len()}
+        ]
+    });
+    let mbytes = serde_json::to_vec(&manifest)?;
+    let host = berth_oci::Platform::host();
+    let inner = serde_json::json!({
+        "schemaVersion": 2, "mediaType": berth_oci::media_type::OCI_INDEX,
+        "manifests": [
+            {"mediaType": berth_oci::media_type::OCI_MANIFEST, "digest": Digest::sha256_of(b"other"), "size": 1, "platform": {"os": "linux", "architecture": "s390x"}},
+            {"mediaType": berth_oci::media_type::OCI_MANIFEST, "digest": Digest::sha256_of(&mbytes), "size": mbytes.len(), "platform": {"os": host.os, "architecture": host.architecture}}
+        ]
+    });
+    let ibytes = serde_json::to_vec(&inner)?;
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": berth_oci::media_type::OCI_INDEX, "digest": Digest::sha256_of(&ibytes), "size": ibytes.len(),
+            "annotations": {"org.opencontainers.image.ref.name": "localhost:5000/oci/img:v2"}}]
+    });
+    let mut b = tar::Builder::new(Vec::new());
+    for blob in [&g0, &g1, &config, &mbytes, &ibytes] {
+        add(
+            &mut b,
+            &format!("blobs/sha256/{}", Digest::sha256_of(blob).hex()),
+            blob,
+        );
+    }
+    add(&mut b, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+    add(&mut b, "index.json", &serde_json::to_vec(&index)?);
+    let oci = b.into_inner()?;
+    let s2 = Store::open(&tmp.path().join("root2"))?;
+    let loaded = s2.load(&oci[..]).context("load OCI layout")?;
+    assert_eq!(loaded[0].id, id);
+    let img = s2.resolve("localhost:5000/oci/img:v2")?;
+    assert_eq!(img.manifest_digest, Some(Digest::sha256_of(&mbytes)));
+    // Saved again, the gzip layers are written uncompressed under their diff ids.
+    let saved = s2.save(&["localhost:5000/oci/img:v2"], Vec::new())?;
+    let s3 = Store::open(&tmp.path().join("root3"))?;
+    assert_eq!(s3.load(&saved[..])?[0].id, id);
+    Ok(())
+}
+
+#[test]
+fn reopen_keeps_everything_committed() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let id = {
+        let store = Store::open(&root).unwrap();
+        let loaded = store
+            .load(&archive(&[LayerBuilder::new().file("f", b"1").build()], "p:1")[..])
+            .unwrap();
+        store.prepare_rootfs("ctr", &loaded[0].id).unwrap();
+        loaded[0].id.clone()
+    };
+    let store = Store::open(&root).unwrap();
+    assert_eq!(store.resolve("p:1").unwrap().id, id);
+    assert!(store.rootfs("ctr").is_ok());
+    assert_eq!(
+        store.rootfs_users().unwrap(),
+        vec![("ctr".to_string(), Some(id))]
+    );
+    assert_eq!(snapshot_dirs(&root), 2);
+}
+
+#[test]
+fn store_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Store>();
+}
+
+#[test]
+fn busybox_fixture_is_reproducible() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let a = busybox_image_tar(&tmp.path().join("a.tar"), "busybox:latest").unwrap();
+    let b = busybox_image_tar(&tmp.path().join("b.tar"), "busybox:latest").unwrap();
+    assert_eq!(a, b);
+    assert_eq!(
+        fs::read(tmp.path().join("a.tar")).unwrap(),
+        fs::read(tmp.path().join("b.tar")).unwrap()
+    );
+    let _ = reproducible_layer_tar;
+}
+
+#[test]
+fn busybox_image_script_output_loads() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bb.tar");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/busybox-image.sh");
+    let res = Command::new("sh")
+        .arg(&script)
+        .arg(&out)
+        .arg("localhost:5000/bb:t")
+        .output()
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let printed = String::from_utf8(res.stdout).unwrap();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    let loaded = store.load(fs::File::open(&out).unwrap()).unwrap();
+    assert_eq!(loaded[0].id.to_string(), printed.trim());
+    let img = store.resolve("localhost:5000/bb:t").unwrap();
+    assert_eq!(img.config.config.unwrap().cmd, Some(vec!["sh".to_string()]));
+    let m = store.prepare_rootfs("bb", &img.id).unwrap();
+    let target = tmp.path().join("mnt");
+    {
+        let _g = MountGuard::mount(&m, &target).unwrap();
+        assert!(
+            fs::symlink_metadata(target.join("bin/sh"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            fs::metadata(target.join("tmp")).unwrap().mode() & 0o7777,
+            0o1777
+        );
+    }
+    store.remove_rootfs("bb").unwrap();
+}
+
+#[test]
+fn apply_preserves_owners_modes_xattrs_and_special_files() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let hdr = |kind: tar::EntryType, mode: u32, uid: u64| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(uid);
+        h.set_gid(uid + 1);
+        h.set_mtime(1_234_567);
+        h.set_size(0);
+        h
+    };
+    // A PAX header carrying an xattr for the next entry.
+    let pax = berth_image::diff::pax_records(&[(
+        "SCHILY.xattr.user.color".to_string(),
+        b"blue".to_vec(),
+    )]);
+    let mut ph = tar::Header::new_ustar();
+    ph.set_entry_type(tar::EntryType::XHeader);
+    ph.set_size(pax.len() as u64);
+    ph.set_mode(0o644);
+    b.append_data(&mut ph, "PaxHeaders/f", &pax[..]).unwrap();
+    let mut h = hdr(tar::EntryType::Regular, 0o4755, 1000);
+    h.set_size(3);
+    b.append_data(&mut h, "dir/f", &b"abc"[..]).unwrap();
+    b.append_data(
+        &mut hdr(tar::EntryType::Directory, 0o1777, 0),
+        "dir/",
+        std::io::empty(),
+    )
+    .unwrap();
+    b.append_data(
+        &mut hdr(tar::EntryType::Fifo, 0o600, 5),
+        "dir/fifo",
+        std::io::empty(),
+    )
+    .unwrap();
+    let mut dev = hdr(tar::EntryType::Char, 0o666, 0);
+    dev.set_device_major(1).unwrap();
+    dev.set_device_minor(3).unwrap();
+    b.append_data(&mut dev, "dir/null", std::io::empty())
+        .unwrap();
+    b.append_link(&mut hdr(tar::EntryType::Link, 0, 0), "dir/hard", "dir/f")
+        .unwrap();
+    b.append_link(&mut hdr(tar::EntryType::Symlink, 0o777, 7), "dir/sym", "f")
+        .unwrap();
+    let layer = b.into_inner().unwrap();
+    let l = store
+        .apply_layer_stream(None, &layer[..], &BlobSpec::default(), None)
+        .unwrap();
+    let d = tmp
+        .path()
+        .join("root/snapshots")
+        .join(l.snapshot_id.to_string())
+        .join("fs/dir");
+    let f = fs::metadata(d.join("f")).unwrap();
+    assert_eq!(
+        (f.mode() & 0o7777, f.uid(), f.gid(), f.mtime()),
+        (0o4755, 1000, 1001, 1_234_567)
+    );
+    assert_eq!(
+        xattr::get(d.join("f"), "user.color").unwrap().as_deref(),
+        Some(&b"blue"[..])
+    );
+    let dm = fs::metadata(&d).unwrap();
+    assert_eq!((dm.mode() & 0o7777, dm.mtime()), (0o1777, 1_234_567));
+    assert!(fs::metadata(d.join("fifo")).unwrap().file_type().is_fifo());
+    assert_eq!(fs::metadata(d.join("fifo")).unwrap().uid(), 5);
+    let n = fs::metadata(d.join("null")).unwrap();
+    assert!(n.file_type().is_char_device() && n.rdev() == nix::sys::stat::makedev(1, 3));
+    assert_eq!(fs::metadata(d.join("hard")).unwrap().ino(), f.ino());
+    let s = fs::symlink_metadata(d.join("sym")).unwrap();
+    assert_eq!((s.uid(), s.mtime()), (7, 1_234_567));
+    assert_eq!(l.content_size, 3);
+}
+
+#[test]
+fn diff_of_a_replaced_directory_is_opaque() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let base = LayerBuilder::new().dir("d/").file("d/old", b"o").build();
+    let store = Store::open(&tmp.path().join("root"))?;
+    let loaded = store.load(&archive(&[base], "op:1")[..])?;
+    let m = store.prepare_rootfs("op", &loaded[0].id)?;
+    let target = tmp.path().join("mnt");
+    {
+        let _g = MountGuard::mount(&m, &target)?;
+        fs::remove_dir_all(target.join("d"))?;
+        fs::create_dir(target.join("d"))?;
+        fs::write(target.join("d/new"), "n")?;
+    }
+    let tar_bytes = store.export_diff("op", Vec::new())?;
+    let mut names = Vec::new();
+    for e in tar::Archive::new(&tar_bytes[..]).entries()? {
+        names.push(e?.path()?.display().to_string());
+    }
+    assert!(names.contains(&"d/.wh..wh..opq".to_string()), "{names:?}");
+    let committed = store.commit("op", &CommitOptions::default())?;
+    let m2 = store.prepare_rootfs("op2", &committed.id)?;
+    let t2 = tmp.path().join("mnt2");
+    {
+        let _g = MountGuard::mount(&m2, &t2)?;
+        assert!(!t2.join("d/old").exists());
+        assert!(t2.join("d/new").exists());
+    }
+    store.remove_rootfs("op")?;
+    store.remove_rootfs("op2")?;
+    Ok(())
+}
+
+#[test]
+fn crates_keep_their_allowed_dependencies() {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let deps = |pkg: &str| -> Vec<String> {
+        meta["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == pkg)
+            .unwrap()["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["kind"].is_null())
+            .map(|d| d["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for d in deps("berth-oci") {
+        assert!(
+            [
+                "oci-spec",
+                "serde",
+                "serde_json",
+                "sha2",
+                "hex",
+                "thiserror"
+            ]
+            .contains(&d.as_str()),
+            "berth-oci must stay pure, found {d}"
+        );
+    }
+    for d in deps("berth-image") {
+        assert!(
+            !d.starts_with("berth-") || d == "berth-oci",
+            "berth-image may depend only on berth-oci among berth crates, found {d}"
+        );
+        assert!(
+            !["tokio", "hyper", "axum"].contains(&d.as_str()),
+            "berth-image is synchronous, found {d}"
+        );
+    }
+}
+
+#[test]
+fn rootfs_size_counts_written_bytes() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let store = Store::open(&tmp.path().join("root"))?;
+    let loaded =
+        store.load(&archive(&[LayerBuilder::new().file("f", b"1").build()], "sz:1")[..])?;
+    store.prepare_rootfs("sz", &loaded[0].id)?;
+    assert!(matches!(
+        store.prepare_rootfs("sz", &loaded[0].id),
+        Err(StoreError::RootfsExists { .. })
+    ));
+    fs::write(store.rootfs_upper("sz")?.join("data"), vec![0u8; 4096])?;
+    assert_eq!(store.rootfs_size("sz")?, 4096);
+    let img = store.resolve("sz:1")?;
+    let layers = store.image_layers(&img)?;
+    assert!(store.layer_dir(&layers[0]).join("f").exists());
+    // A used image is listed with its container count and survives a forced rmi's layers.
+    assert_eq!(store.list(&ListFilter::default())?[0].containers, 1);
+    store.remove_rootfs("sz")?;
+    assert!(matches!(
+        store.rootfs("sz"),
+        Err(StoreError::RootfsNotFound { .. })
+    ));
+    Ok(())
+}
+
+#[test]
+fn import_of_a_compressed_rootfs_tarball() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let store = Store::open(&tmp.path().join("root"))?;
+    let rootfs = LayerBuilder::new().dir("bin/").file("bin/tool", b"#!/bin/sh\n").build();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&rootfs)?;
+    let gz = gz.finish()?;
+    let config = berth_oci::ImageConfig {
+        config: Some(berth_oci::ContainerConfig {
+            cmd: Some(vec!["/bin/tool".into()]),
+            env: Some(vec!["A=b".into()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let reference = Reference::parse_normalized("imported")?;
+    let img = store.import(&gz[..], config, Some("from a test"), Some(&reference))?;
+    assert_eq!(img.familiar_tags(), vec!["imported:latest"]);
+    assert_eq!(img.config.rootfs.diff_ids, vec![Digest::sha256_of(&rootfs)]);
+    assert_eq!(img.config.architecture, berth_oci::Platform::host().architecture);
+    assert_eq!(img.config.config.as_ref().unwrap().cmd, Some(vec!["/bin/tool".to_string()]));
+    let hist = store.history("imported")?;
+    assert_eq!(hist.len(), 1);
+    assert_eq!(hist[0].comment, "from a test");
+    assert_eq!(hist[0].size, 10);
+    // The imported image saves and loads like any other.
+    let saved = store.save(&["imported"], Vec::new())?;
+    let other = Store::open(&tmp.path().join("other"))?;
+    assert_eq!(other.load(&saved[..])?[0].id, img.id);
+    Ok(())
+}

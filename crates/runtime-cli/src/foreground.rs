@@ -1,0 +1,123 @@
+//! `run` and `exec` without --detach: wait for the process, forward our signals to it, exit with its status.
+//!
+//! Signals are blocked and read from a signalfd only after the process exists, so the container
+//! never inherits a blocked signal mask.
+
+use anyhow::{bail, Context};
+use berth_runtime::{ConsoleSocket, ExecOptions, Runtime, Stdio};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use oci_spec::runtime::Process;
+
+use crate::args::{ExecArgs, RunArgs};
+
+/// Signals passed on to the container.
+const FORWARDED: [Signal; 7] =
+    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGWINCH];
+
+/// `run`: create + start (+ wait + delete unless detached).
+pub fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<i32> {
+    let st = crate::lifecycle::create(rt, &a.create)?;
+    if let Err(e) = rt.start(&st.id) {
+        let _ = rt.delete(&st.id, true);
+        return Err(e.into());
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    let code = wait_forwarding(st.pid)?;
+    rt.delete(&st.id, true)?;
+    Ok(code)
+}
+
+/// `exec`: runs a process in the container (and waits for it unless detached).
+pub fn exec(rt: &Runtime, a: &ExecArgs) -> anyhow::Result<i32> {
+    let process = exec_process(rt, a)?;
+    let opts = ExecOptions {
+        console_socket: a.console_socket.clone().map(ConsoleSocket::Path),
+        pid_file: a.pid_file.as_ref().map(|p| crate::lifecycle::absolute(p)),
+        stdio: Stdio::Inherit,
+    };
+    let pid = rt.exec(&a.id, &process, &opts)?;
+    if a.detach {
+        return Ok(0);
+    }
+    wait_forwarding(pid)
+}
+
+/// The process to exec: --process FILE, or the container's process with our flags applied.
+fn exec_process(rt: &Runtime, a: &ExecArgs) -> anyhow::Result<Process> {
+    if let Some(path) = &a.process {
+        let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        return serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()));
+    }
+    if a.args.is_empty() {
+        bail!("exec needs a command (or --process)");
+    }
+    let st = rt.state(&a.id)?;
+    let spec = berth_runtime::spec::load(&st.bundle)?.spec;
+    let mut p = spec.process().clone().unwrap_or_default();
+    p.set_args(Some(a.args.clone()));
+    p.set_terminal(Some(a.tty));
+    p.set_console_size(None);
+    if let Some(cwd) = &a.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    let mut env = p.env().clone().unwrap_or_default();
+    env.extend(a.env.iter().cloned());
+    p.set_env(Some(env));
+    if let Some(user) = &a.user {
+        let (uid, gid) = parse_user(user)?;
+        let u = p.user_mut();
+        u.set_uid(uid);
+        u.set_gid(gid);
+        u.set_additional_gids(None);
+    }
+    Ok(p)
+}
+
+/// Parses uid[:gid] (numbers only, as runc).
+fn parse_user(s: &str) -> anyhow::Result<(u32, u32)> {
+    let (u, g) = s.split_once(':').unwrap_or((s, "0"));
+    Ok((u.parse().with_context(|| format!("invalid uid {u:?}"))?, g.parse().with_context(|| format!("invalid gid {g:?}"))?))
+}
+
+/// Waits for our child `pid`, forwarding signals; returns its exit code (128+signal if killed).
+pub fn wait_forwarding(pid: i32) -> anyhow::Result<i32> {
+    let mut mask = SigSet::empty();
+    for s in FORWARDED {
+        mask.add(s);
+    }
+    mask.add(Signal::SIGCHLD);
+    mask.thread_block().context("blocking signals")?;
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+    let target = Pid::from_raw(pid);
+    loop {
+        match waitpid(target, Some(WaitPidFlag::WNOHANG)).context("waitpid")? {
+            WaitStatus::Exited(_, code) => return Ok(code),
+            WaitStatus::Signaled(_, sig, _) => return Ok(128 + sig as i32),
+            _ => {}
+        }
+        let Some(info) = sfd.read_signal().context("reading signals")? else { continue };
+        let signo = info.ssi_signo as i32;
+        if signo != libc::SIGCHLD {
+            if let Ok(sig) = Signal::try_from(signo) {
+                let _ = kill(target, sig);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_parse() {
+        assert_eq!(parse_user("1000").expect("uid"), (1000, 0));
+        assert_eq!(parse_user("1000:100").expect("uid:gid"), (1000, 100));
+        assert!(parse_user("bob").is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! The process: errors reported as messages, user/umask/rlimits/cwd/no_new_privs, exec, terminal, user namespaces.
+mod common;
+
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use berth_runtime::{ConsoleSocket, CreateOptions, ErrorKind, ExecOptions, Stdio};
+use common::*;
+
+#[test]
+fn bad_cwd_is_reported_as_a_message() {
+    if !require_root() {
+        return;
+    }
+    let mut b = shell_bundle("true");
+    b.process_mut().set_cwd("/nosuch".into());
+    b.save().expect("save");
+    let err = create_err(&b);
+    assert_eq!(err.to_string(), "chdir to cwd (\"/nosuch\") set in config.json failed: no such file or directory");
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    b.process_mut().set_cwd("/etc/passwd".into());
+    b.save().expect("save");
+    let err = create_err(&b);
+    assert!(err.to_string().ends_with("not a directory"), "{err}");
+}
+
+#[test]
+fn missing_absolute_executable_is_reported() {
+    if !require_root() {
+        return;
+    }
+    let mut b = shell_bundle("true");
+    b.process_mut().set_args(Some(vec!["/bin/nosuch".into()]));
+    b.save().expect("save");
+    assert_eq!(create_err(&b).to_string(), "exec: \"/bin/nosuch\": stat /bin/nosuch: no such file or directory");
+}
+
+/// Maps container 0..65536 to host 100000.. in a new user namespace.
+fn use_user_namespace(b: &mut berth_runtime::testing::TestBundle) {
+    let map = |c: u32, h: u32, n: u32| {
+        oci_spec::runtime::LinuxIdMappingBuilder::default().container_id(c).host_id(h).size(n).build().expect("map")
+    };
+    let linux = b.linux_mut();
+    let mut ns = linux.namespaces().clone().unwrap_or_default();
+    ns.push(oci_spec::runtime::LinuxNamespaceBuilder::default().typ(oci_spec::runtime::LinuxNamespaceType::User).build().expect("ns"));
+    linux.set_namespaces(Some(ns));
+    linux.set_uid_mappings(Some(vec![map(0, 100000, 65536)]));
+    linux.set_gid_mappings(Some(vec![map(0, 100000, 65536)]));
+}
+
+#[test]
+fn bad_uid_is_reported_as_a_message() {
+    if !require_root() {
+        return;
+    }
+    let mut b = shell_bundle("true");
+    use_user_namespace(&mut b);
+    b.process_mut().user_mut().set_uid(70000);
+    b.save().expect("save");
+    let err = create_err(&b);
+    assert!(err.to_string().contains("setting uid to 70000"), "{err}");
+}
+
+#[test]
+fn user_namespace_maps_ids() {
+    if !require_root() {
+        return;
+    }
+    let mut b = shell_bundle("id -u; cat /proc/self/uid_map; hostname; true");
+    use_user_namespace(&mut b);
+    b.save().expect("save");
+    let (code, out) = run(&b);
+    assert_eq!(code, 0, "{out}");
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words, vec!["0", "0", "100000", "65536", "berth-test"], "{out}");
+}
+
+#[test]
+fn user_groups_umask_rlimits_cwd_and_no_new_privs_apply() {
+    if !require_root() {
+        return;
+    }
+    let mut b = shell_bundle("id; umask; ulimit -n; pwd; grep NoNewPrivs /proc/self/status; echo $FOO");
+    {
+        let p = b.process_mut();
+        let u = p.user_mut();
+        u.set_uid(1000);
+        u.set_gid(1000);
+        u.set_additional_gids(Some(vec![10, 20]));
+        u.set_umask(Some(0o077));
+        p.set_cwd("/tmp".into());
+        p.set_no_new_privileges(Some(true));
+        let rl = oci_spec::runtime::PosixRlimitBuilder::default()
+            .typ(oci_spec::runtime::PosixRlimitType::RlimitNofile)
+            .soft(512u64)
+            .hard(512u64)
+            .build()
+            .expect("rlimit");
+        p.set_rlimits(Some(vec![rl]));
+        let mut env = p.env().clone().unwrap_or_default();
+        env.push("FOO=bar baz".into());
+        p.set_env(Some(env));
+    }
+    b.save().expect("save");
+    let (code, out) = run(&b);
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "uid=1000 gid=1000 groups=10,20", "{out}");
+    assert_eq!(&lines[1..], ["0077", "512", "/tmp", "NoNewPrivs:\t1", "bar baz"], "{out}");
+}
+
+#[test]
+fn readonly_root_and_bind_mounts_and_sysctl() {
+    if !require_root() {
+        return;
+    }
+    let data = tempfile::tempdir().expect("tempdir");
+    std::fs::write(data.path().join("f"), "from host\n").expect("write");
+    let mut b = shell_bundle("cat /data/f; touch /data/g 2>&1; touch /newfile 2>&1; touch /scratch/ok && echo tmpfs-ok; cat /proc/sys/net/ipv4/ip_forward; true");
+    b.spec.root_mut().as_mut().expect("root").set_readonly(Some(true));
+    let mut mounts = b.spec.mounts().clone().unwrap_or_default();
+    mounts.push(serde_json::from_value(serde_json::json!({"destination": "/data", "type": "bind", "source": data.path(), "options": ["rbind", "ro"]})).expect("mount"));
+    mounts.push(serde_json::from_value(serde_json::json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m"]})).expect("mount"));
+    b.spec.set_mounts(Some(mounts));
+    b.linux_mut().set_sysctl(Some([("net.ipv4.ip_forward".to_string(), "1".to_string())].into()));
+    b.save().expect("save");
+    let (code, out) = run(&b);
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "from host");
+    assert!(lines[1].contains("Read-only file system"), "{out}");
+    assert!(lines[2].contains("Read-only file system"), "{out}");
+    assert_eq!(&lines[3..], ["tmpfs-ok", "1"], "{out}");
+    assert!(!data.path().join("g").exists());
+}
+
+#[test]
+fn exec_joins_the_containers_namespaces_and_cgroup() {
+    if !require_root() {
+        return;
+    }
+    let b = shell_bundle("exec sleep 100");
+    let rt = b.runtime();
+    let init = start_detached(&b);
+    let (r, w) = pipe();
+    let devnull = std::fs::File::open("/dev/null").expect("devnull");
+    let opts = ExecOptions { stdio: Stdio::Fds([devnull.as_raw_fd(), w.as_raw_fd(), w.as_raw_fd()]), ..Default::default() };
+    let pid = rt.exec(&b.id, &process_with_args(&b, &["sh", "-c", "hostname; echo $$; sleep 1"]), &opts).expect("exec");
+    drop(w);
+    std::thread::sleep(Duration::from_millis(100));
+    for ns in ["pid", "mnt", "net", "uts", "ipc", "cgroup"] {
+        let a = std::fs::read_link(format!("/proc/{init}/ns/{ns}")).expect("init ns");
+        let e = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).expect("exec ns");
+        assert_eq!(a, e, "{ns} namespace differs");
+    }
+    let cg = |p: i32| std::fs::read_to_string(format!("/proc/{p}/cgroup")).expect("cgroup");
+    assert_eq!(cg(init), cg(pid));
+    assert!(rt.ps(&b.id).expect("ps").contains(&pid));
+    // The exec'd process is our child: we can wait for it.
+    assert_eq!(wait(pid), 0);
+    let out = read_all(r);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "berth-test");
+    assert_ne!(lines[1], "1");
+    let err = rt.exec(&b.id, &process_with_args(&b, &["nosuch"]), &ExecOptions::default()).expect_err("missing");
+    assert_eq!(err.to_string(), "exec: \"nosuch\": executable file not found in $PATH");
+    rt.delete(&b.id, true).expect("delete");
+    assert_eq!(wait(init), 128 + libc::SIGKILL);
+}
+
+#[test]
+fn terminal_via_console_socket() {
+    if !require_root() {
+        return;
+    }
+    let mut b = shell_bundle("tty; echo hi; true");
+    b.process_mut().set_terminal(Some(true));
+    b.save().expect("save");
+    let sock_path = b.bundle().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).expect("listen");
+    let rt = b.runtime();
+    let opts = CreateOptions {
+        id: b.id.clone(),
+        bundle: b.bundle().to_path_buf(),
+        console_socket: Some(ConsoleSocket::Path(sock_path.clone())),
+        ..Default::default()
+    };
+    let st = rt.create(&opts).expect("create");
+    let (conn, _) = listener.accept().expect("accept");
+    let master = berth_runtime::receive_pty_master(conn.as_raw_fd()).expect("pty master");
+    rt.start(&b.id).expect("start");
+    assert_eq!(wait(st.pid), 0);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    // The slave is closed once the container exits: read until EIO.
+    while let Ok(n) = nix::unistd::read(&master, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(out, "/dev/pts/0\r\nhi\r\n");
+    rt.delete(&b.id, false).expect("delete");
+}
+
+#[test]
+fn terminal_without_console_socket_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let mut b = shell_bundle("true");
+    b.process_mut().set_terminal(Some(true));
+    b.save().expect("save");
+    assert_eq!(create_err(&b).kind(), ErrorKind::InvalidArgument);
+}

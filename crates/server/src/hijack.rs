@@ -1,0 +1,138 @@
+//! Hijacked connections for attach and exec start: answer `101 UPGRADED`, then pump stdin from the client and
+//! container output back (framed without a TTY) until the output ends.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::response::Response;
+use berth_api::{AttachedStreams, OutputChunk};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::framing::{encode_output, stream_content_type, streaming_response};
+use crate::versioning::RequestedVersion;
+
+/// Size of each read from the client's stdin.
+const STDIN_CHUNK: usize = 32 * 1024;
+
+/// Whether the client asked to switch protocols (`Connection: Upgrade` + `Upgrade: tcp`), as Docker clients do.
+pub fn wants_upgrade(headers: &HeaderMap) -> bool {
+    let has = |name: header::HeaderName, word: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(word)))
+                .unwrap_or(false)
+        })
+    };
+    has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "tcp")
+}
+
+/// Builds the reply for an attach or exec start and starts forwarding the streams.
+/// With an upgrade request: `101 UPGRADED` and a full-duplex stream. Without one (old clients): a `200` whose
+/// body is the output; stdin is closed since there is no way to read it.
+pub fn hijack(
+    version: RequestedVersion,
+    upgrade_asked: bool,
+    on_upgrade: Option<OnUpgrade>,
+    streams: AttachedStreams,
+) -> Response {
+    let content_type = stream_content_type(streams.tty, version);
+    if !upgrade_asked {
+        return output_only_response(content_type, streams);
+    }
+    match on_upgrade {
+        Some(on_upgrade) => {
+            tokio::spawn(async move {
+                match on_upgrade.await {
+                    Ok(upgraded) => pump(TokioIo::new(upgraded), streams).await,
+                    Err(e) => tracing::debug!(error = %e, "client went away before the upgrade"),
+                }
+            });
+        }
+        None => tracing::debug!("connection cannot be upgraded; dropping the streams"),
+    }
+    upgraded_response(content_type)
+}
+
+/// The `101 UPGRADED` head Docker sends.
+fn upgraded_response(content_type: &'static str) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    response
+        .extensions_mut()
+        .insert(hyper::ext::ReasonPhrase::from_static(b"UPGRADED"));
+    response
+}
+
+/// The fallback for clients that do not upgrade: stream the output as the body.
+fn output_only_response(content_type: &'static str, streams: AttachedStreams) -> Response {
+    drop(streams.stdin);
+    let tty = streams.tty;
+    let body = streams
+        .output
+        .map(move |chunk| Ok::<_, Infallible>(encode_output(tty, chunk.kind, &chunk.data)));
+    streaming_response(StatusCode::OK, content_type, Body::from_stream(body))
+}
+
+/// Forwards stdin and output over an upgraded connection until the output ends, then closes it.
+/// A client half-close only closes the container's stdin; output keeps flowing.
+pub async fn pump<IO>(io: IO, streams: AttachedStreams)
+where
+    IO: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (reader, mut writer) = tokio::io::split(io);
+    let stdin_task = streams
+        .stdin
+        .map(|stdin| tokio::spawn(forward_stdin(reader, stdin)));
+    let tty = streams.tty;
+    let mut output = streams.output;
+    while let Some(OutputChunk { kind, data }) = output.next().await {
+        let encoded = encode_output(tty, kind, &data);
+        if let Err(e) = write_and_flush(&mut writer, &encoded).await {
+            tracing::debug!(error = %e, "attached client went away");
+            break;
+        }
+    }
+    if let Err(e) = writer.shutdown().await {
+        tracing::debug!(error = %e, "closing attached connection");
+    }
+    if let Some(task) = stdin_task {
+        task.abort();
+    }
+}
+
+async fn write_and_flush<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    data: &[u8],
+) -> std::io::Result<()> {
+    writer.write_all(data).await?;
+    writer.flush().await
+}
+
+/// Copies client bytes to the container's stdin; returning drops the sender, which closes stdin.
+async fn forward_stdin<R: AsyncRead + Unpin>(mut reader: R, stdin: mpsc::Sender<Bytes>) {
+    let mut buf = vec![0u8; STDIN_CHUNK];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => {
+                if stdin.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "reading attached stdin");
+                break;
+            }
+        }
+    }
+}
