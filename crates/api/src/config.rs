@@ -153,6 +153,7 @@ pub struct LogConfig {
     #[serde(rename = "Type")]
     pub kind: String,
     /// Driver options.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub config: HashMap<String, String>,
 }
 
@@ -456,6 +457,17 @@ mod tests {
         assert_eq!(hc.uts_mode.as_deref(), Some("host"));
         assert_eq!(hc.mounts.unwrap()[0].kind, MountType::Tmpfs);
         assert_eq!(hc.resources.ulimits.unwrap()[0].hard, 20);
+    }
+
+    #[test]
+    fn null_collections_decode_as_empty() {
+        let lc: LogConfig = serde_json::from_str(r#"{"Type":"json-file","Config":null}"#).unwrap();
+        assert!(lc.config.is_empty());
+        let inspect: crate::container::ContainerInspect = serde_json::from_str(
+            r#"{"Args":null,"Mounts":null,"NetworkSettings":{"Ports":null,"Networks":null}}"#,
+        )
+        .unwrap();
+        assert!(inspect.args.is_empty() && inspect.network_settings.ports.is_empty());
     }
 
     #[test]

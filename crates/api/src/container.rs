@@ -23,6 +23,7 @@ pub struct CreateResponse {
     /// Full id of the new object.
     pub id: String,
     /// Non-fatal warnings to show the user.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub warnings: Vec<String>,
 }
 
@@ -110,6 +111,7 @@ pub struct SummaryHostConfig {
 #[serde(rename_all = "PascalCase", default)]
 pub struct SummaryNetworkSettings {
     /// Endpoint settings keyed by network name.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub networks: HashMap<String, EndpointSettings>,
 }
 
@@ -120,6 +122,7 @@ pub struct ContainerSummary {
     /// Full id.
     pub id: String,
     /// Names, each with a leading `/`.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub names: Vec<String>,
     /// Image as the user named it.
     pub image: String,
@@ -131,6 +134,7 @@ pub struct ContainerSummary {
     /// Creation time, Unix seconds.
     pub created: i64,
     /// Ports.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub ports: Vec<PortSummary>,
     /// Bytes written in the container layer (only when size was asked).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,6 +143,7 @@ pub struct ContainerSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_root_fs: Option<i64>,
     /// Labels.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub labels: HashMap<String, String>,
     /// `created`, `running`, `paused`, `restarting`, `exited`, `removing`, `dead`.
     pub state: String,
@@ -149,6 +154,7 @@ pub struct ContainerSummary {
     /// Network settings subset.
     pub network_settings: SummaryNetworkSettings,
     /// Mounts.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub mounts: Vec<MountPoint>,
 }
 
@@ -184,6 +190,7 @@ pub struct Health {
     /// Consecutive failures.
     pub failing_streak: i64,
     /// Recent results.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub log: Vec<HealthcheckResult>,
 }
 
@@ -228,6 +235,7 @@ pub struct GraphDriverData {
     /// Driver name (`overlay2`).
     pub name: String,
     /// Driver data (`LowerDir`, `UpperDir`, `MergedDir`, `WorkDir`).
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub data: HashMap<String, String>,
 }
 
@@ -243,6 +251,7 @@ pub struct NetworkSettings {
     /// Path of the network namespace.
     pub sandbox_key: String,
     /// Published ports keyed `80/tcp`.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub ports: HashMap<String, Option<Vec<PortBinding>>>,
     /// Hairpin mode (deprecated).
     pub hairpin_mode: bool,
@@ -275,6 +284,7 @@ pub struct NetworkSettings {
     /// MAC address on the default network.
     pub mac_address: String,
     /// Endpoints keyed by network name.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub networks: HashMap<String, EndpointSettings>,
 }
 
@@ -290,6 +300,7 @@ pub struct ContainerInspect {
     /// Executable of the main process.
     pub path: String,
     /// Its arguments.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub args: Vec<String>,
     /// Runtime state.
     pub state: ContainerState,
@@ -331,6 +342,7 @@ pub struct ContainerInspect {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_root_fs: Option<i64>,
     /// Mounts.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub mounts: Vec<MountPoint>,
     /// Container configuration.
     pub config: ContainerConfig,
@@ -425,8 +437,10 @@ pub struct TopOptions {
 #[serde(rename_all = "PascalCase")]
 pub struct TopResponse {
     /// Column titles.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub titles: Vec<String>,
     /// One row per process.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub processes: Vec<Vec<String>>,
 }
 
@@ -467,6 +481,7 @@ pub struct UpdateBody {
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateResponse {
     /// Warnings.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub warnings: Vec<String>,
 }
 
@@ -475,6 +490,7 @@ pub struct UpdateResponse {
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerPruneResponse {
     /// Ids removed.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub containers_deleted: Vec<String>,
     /// Bytes freed.
     pub space_reclaimed: u64,

@@ -119,8 +119,14 @@ mod tests {
 
     #[test]
     fn parses_docker_notation() {
-        assert_eq!(DetachKeys::parse(DEFAULT_DETACH_KEYS).unwrap(), DetachKeys::default());
-        assert_eq!(DetachKeys::parse("a,ctrl-@,ctrl-_").unwrap().bytes(), &[b'a', 0, 31]);
+        assert_eq!(
+            DetachKeys::parse(DEFAULT_DETACH_KEYS).unwrap(),
+            DetachKeys::default()
+        );
+        assert_eq!(
+            DetachKeys::parse("a,ctrl-@,ctrl-_").unwrap().bytes(),
+            &[b'a', 0, 31]
+        );
         assert_eq!(
             DetachKeys::parse("ctrl-P").unwrap_err().message,
             "Unknown character: 'ctrl-P'"
@@ -132,11 +138,20 @@ mod tests {
     #[test]
     fn finds_sequence_across_chunks_and_releases_broken_prefixes() {
         let mut s = DetachKeys::default().scanner();
-        assert_eq!(s.feed(b"ab\x10"), Scanned::Forward(Bytes::from_static(b"ab")));
+        assert_eq!(
+            s.feed(b"ab\x10"),
+            Scanned::Forward(Bytes::from_static(b"ab"))
+        );
         assert_eq!(s.feed(b"x"), Scanned::Forward(Bytes::from_static(b"\x10x")));
-        assert_eq!(s.feed(b"c\x10\x10"), Scanned::Forward(Bytes::from_static(b"c\x10")));
+        assert_eq!(
+            s.feed(b"c\x10\x10"),
+            Scanned::Forward(Bytes::from_static(b"c\x10"))
+        );
         assert_eq!(s.feed(b"\x11rest"), Scanned::Detach(Bytes::new()));
         let mut s = DetachKeys::default().scanner();
-        assert_eq!(s.feed(b"hi\x10\x11"), Scanned::Detach(Bytes::from_static(b"hi")));
+        assert_eq!(
+            s.feed(b"hi\x10\x11"),
+            Scanned::Detach(Bytes::from_static(b"hi"))
+        );
     }
 }

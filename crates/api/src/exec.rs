@@ -49,6 +49,7 @@ pub struct ExecProcessConfig {
     /// Executable.
     pub entrypoint: String,
     /// Arguments.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub arguments: Vec<String>,
     /// Privileged.
     pub privileged: bool,

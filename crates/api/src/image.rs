@@ -30,8 +30,10 @@ pub struct ImageSummary {
     /// Parent id, empty when none.
     pub parent_id: String,
     /// Tags (`busybox:latest`).
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub repo_tags: Vec<String>,
     /// Digests (`busybox@sha256:...`).
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub repo_digests: Vec<String>,
     /// Creation time, Unix seconds.
     pub created: i64,
@@ -40,6 +42,7 @@ pub struct ImageSummary {
     /// Bytes shared with other images; -1 when not computed.
     pub shared_size: i64,
     /// Labels.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub labels: HashMap<String, String>,
     /// Containers using it; -1 when not computed.
     pub containers: i64,
@@ -53,6 +56,7 @@ pub struct RootFs {
     #[serde(rename = "Type")]
     pub kind: String,
     /// Diff ids of the layers, bottom first.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub layers: Vec<String>,
 }
 
@@ -72,8 +76,10 @@ pub struct ImageInspect {
     /// Image id.
     pub id: String,
     /// Tags.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub repo_tags: Vec<String>,
     /// Digests.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub repo_digests: Vec<String>,
     /// Parent id.
     pub parent: String,
@@ -120,6 +126,7 @@ pub struct HistoryItem {
     /// The instruction that made it.
     pub created_by: String,
     /// Tags of this step's image.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub tags: Vec<String>,
     /// Layer size.
     pub size: i64,
@@ -161,6 +168,7 @@ pub struct ImageDeleteItem {
 #[serde(rename_all = "PascalCase")]
 pub struct ImagePruneResponse {
     /// What was removed.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub images_deleted: Vec<ImageDeleteItem>,
     /// Bytes freed.
     pub space_reclaimed: u64,

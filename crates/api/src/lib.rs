@@ -6,13 +6,14 @@
 
 pub mod backend;
 pub mod config;
-pub mod detach;
 pub mod container;
+pub mod detach;
 pub mod error;
 pub mod exec;
 pub mod filters;
 pub mod go_time;
 pub mod image;
+pub mod nullable;
 pub mod stats;
 pub mod stream;
 pub mod system;

@@ -17,6 +17,7 @@ pub struct ComponentVersion {
     /// Its version.
     pub version: String,
     /// Extra details (`ApiVersion`, `GitCommit`, ...).
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub details: HashMap<String, String>,
 }
 
@@ -35,6 +36,7 @@ pub struct SystemVersion {
     /// Product.
     pub platform: PlatformName,
     /// Components.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub components: Vec<ComponentVersion>,
     /// Engine version.
     pub version: String,
@@ -72,12 +74,15 @@ pub struct RuntimeInfo {
 #[serde(rename_all = "PascalCase", default)]
 pub struct PluginsInfo {
     /// Volume drivers.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub volume: Vec<String>,
     /// Network drivers.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub network: Vec<String>,
     /// Authorization plugins.
     pub authorization: Option<Vec<String>>,
     /// Log drivers.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub log: Vec<String>,
 }
 
@@ -128,10 +133,13 @@ pub struct CommitInfo {
 pub struct RegistryConfig {
     /// CIDRs treated as insecure.
     #[serde(rename = "InsecureRegistryCIDRs")]
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub insecure_registry_cidrs: Vec<String>,
     /// Per-registry settings.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub index_configs: HashMap<String, serde_json::Value>,
     /// Mirrors.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub mirrors: Vec<String>,
 }
 
@@ -155,6 +163,7 @@ pub struct SystemInfo {
     /// Storage driver (`overlay2`).
     pub driver: String,
     /// Storage driver details.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub driver_status: Vec<Vec<String>>,
     /// Plugins.
     pub plugins: PluginsInfo,
@@ -229,12 +238,14 @@ pub struct SystemInfo {
     /// Host name.
     pub name: String,
     /// Daemon labels.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub labels: Vec<String>,
     /// Experimental build.
     pub experimental_build: bool,
     /// Engine version.
     pub server_version: String,
     /// Runtimes by name.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub runtimes: HashMap<String, RuntimeInfo>,
     /// Default runtime.
     pub default_runtime: String,
@@ -253,8 +264,10 @@ pub struct SystemInfo {
     /// Init commit.
     pub init_commit: CommitInfo,
     /// Security options (`name=seccomp,profile=builtin`).
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub security_options: Vec<String>,
     /// Warnings shown by `docker info`.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub warnings: Vec<String>,
 }
 
@@ -272,12 +285,16 @@ pub struct DiskUsage {
     /// Bytes used by all layers.
     pub layers_size: i64,
     /// Images.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub images: Vec<ImageSummary>,
     /// Containers (with sizes).
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub containers: Vec<ContainerSummary>,
     /// Volumes (Docker's volume objects).
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub volumes: Vec<serde_json::Value>,
     /// Build cache records.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub build_cache: Vec<serde_json::Value>,
 }
 
@@ -300,6 +317,7 @@ pub struct EventActor {
     #[serde(rename = "ID")]
     pub id: String,
     /// Attributes (`name`, `image`, labels, `exitCode`, ...).
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub attributes: HashMap<String, String>,
 }
 

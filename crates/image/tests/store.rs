@@ -1269,3 +1269,45 @@ fn import_of_a_compressed_rootfs_tarball() -> Result<()> {
     assert_eq!(other.load(&saved[..])?[0].id, img.id);
     Ok(())
 }
+
+/// Interop with a real Docker daemon, when one is reachable through `BERTH_TEST_DOCKER_HOST`
+/// (e.g. `unix:///tmp/docker.sock`): Docker loads and runs what berth saves, berth loads what
+/// Docker saves, and the image id survives both ways.
+#[test]
+fn docker_interop_when_a_daemon_is_available() -> Result<()> {
+    let Ok(host) = std::env::var("BERTH_TEST_DOCKER_HOST") else {
+        eprintln!("skipping: BERTH_TEST_DOCKER_HOST is not set");
+        return Ok(());
+    };
+    let tmp = tempfile::tempdir()?;
+    let tag = format!("berth-interop-{}:t", std::process::id());
+    let docker = |args: &[&str]| -> Result<String> {
+        let out = Command::new("docker").args(args).env("DOCKER_HOST", &host).output()?;
+        anyhow::ensure!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (fixture, id) = busybox_archive(tmp.path(), &tag);
+    let store = Store::open(&tmp.path().join("a"))?;
+    store.load(fs::File::open(&fixture)?)?;
+    let saved = tmp.path().join("berth-saved.tar");
+    fs::write(&saved, store.save(&[&tag], Vec::new())?)?;
+    struct RemoveImage<'a>(&'a dyn Fn(&[&str]) -> Result<String>, String);
+    impl Drop for RemoveImage<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["rmi", "-f", &self.1]);
+        }
+    }
+    let _cleanup = RemoveImage(&docker, tag.clone());
+    let loaded = docker(&["load", "-i", saved.to_str().unwrap()])?;
+    assert!(loaded.contains(&tag), "{loaded}");
+    assert_eq!(docker(&["image", "inspect", "-f", "{{.Id}}", &tag])?.trim(), id.to_string());
+    let ran = docker(&["run", "--rm", "--network", "none", &tag, "sh", "-c", "echo hi; cat /etc/passwd | head -1"])?;
+    assert_eq!(ran, "hi\nroot:x:0:0:root:/root:/bin/sh\n");
+    let docker_saved = tmp.path().join("docker-saved.tar");
+    docker(&["save", "-o", docker_saved.to_str().unwrap(), &tag])?;
+    let b = Store::open(&tmp.path().join("b"))?;
+    let got = b.load(fs::File::open(&docker_saved)?)?;
+    assert_eq!(got[0].id, id);
+    assert_eq!(b.resolve(&tag)?.id, id);
+    Ok(())
+}

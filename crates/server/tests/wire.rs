@@ -543,7 +543,7 @@ async fn docker_cli_create_body_decodes() {
         "size_bytes: Some(1000)",
         r#"host_ip: "127.0.0.1", host_port: "8080""#,
         r#"name: Some("always")"#,
-        r#"cap_add: Some(["NET_ADMIN"])"#,
+        r#"cap_add: Some(["CAP_NET_ADMIN"])"#,
         "readonly_rootfs: Some(true)",
         "init: Some(true)",
         r#"binds: Some(["/src:/dst:ro"])"#,

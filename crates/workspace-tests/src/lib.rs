@@ -1,0 +1,1 @@
+//! Holds workspace-wide tests only (see tests/): nothing to link against.
