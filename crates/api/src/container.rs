@@ -402,7 +402,7 @@ pub struct AttachOptions {
     pub stdout: bool,
     /// Attach stderr.
     pub stderr: bool,
-    /// Key sequence that detaches (`ctrl-p,ctrl-q`).
+    /// Key sequence that detaches (`ctrl-p,ctrl-q`); the server already watches stdin for it (also the default).
     pub detach_keys: Option<String>,
 }
 

@@ -44,9 +44,12 @@ pub struct OutputChunk {
 
 /// What attach and exec start return: where to write stdin and the output to forward.
 pub struct AttachedStreams {
-    /// Stdin sink when stdin was asked for; dropping it closes the process's stdin (client half-close).
+    /// Stdin sink when stdin was asked for. The server drops it when the client's stdin ends: EOF (half-close)
+    /// or the detach key sequence, which the server strips. Docker's policy on that, for the backend to apply:
+    /// with `StdinOnce` and no TTY close the process's stdin and keep the output going; otherwise end
+    /// this session's output (the process keeps its stdin).
     pub stdin: Option<mpsc::Sender<Bytes>>,
-    /// Output until the process ends or the backend detaches; the end of this stream ends the connection.
+    /// Output until the process ends or the session is over; the end of this stream ends the connection.
     pub output: BoxStream<OutputChunk>,
     /// Whether the process has a TTY: the server then sends raw bytes instead of multiplexed frames.
     pub tty: bool,

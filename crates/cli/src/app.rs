@@ -91,9 +91,9 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum ContainerCmd {
     /// Create and run a new container from an image.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Create a new container.
-    Create(run::CreateArgs),
+    Create(Box<run::CreateArgs>),
     /// Start one or more stopped containers.
     Start(lifecycle::StartArgs),
     /// Stop one or more running containers.
@@ -204,7 +204,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             return code;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -235,7 +238,9 @@ async fn run_cli(cli: Cli) -> CmdResult {
         Command::ContainerGroup { cmd } => match cmd {
             ContainerGroupCmd::Shared(cmd) => container(client, cmd).await,
             ContainerGroupCmd::Ls(a) => ps::ps(&client, a).await,
-            ContainerGroupCmd::Inspect(a) => inspect::inspect(&client, a.into_args("container")).await,
+            ContainerGroupCmd::Inspect(a) => {
+                inspect::inspect(&client, a.into_args("container")).await
+            }
             ContainerGroupCmd::Prune(a) => lifecycle::prune(&client, a).await,
         },
         Command::ImageGroup { cmd } => image(client, cmd).await,
@@ -265,8 +270,8 @@ async fn run_cli(cli: Cli) -> CmdResult {
 
 async fn container(client: Arc<Client>, cmd: ContainerCmd) -> CmdResult {
     match cmd {
-        ContainerCmd::Run(a) => run::run(client, a).await,
-        ContainerCmd::Create(a) => run::create(&client, a).await,
+        ContainerCmd::Run(a) => run::run(client, *a).await,
+        ContainerCmd::Create(a) => run::create(&client, *a).await,
         ContainerCmd::Start(a) => lifecycle::start(client, a).await,
         ContainerCmd::Stop(a) => lifecycle::stop(&client, a, "stop").await,
         ContainerCmd::Restart(a) => lifecycle::stop(&client, a, "restart").await,
@@ -319,7 +324,8 @@ mod tests {
 
     #[test]
     fn run_takes_hostname_short_flag_and_stops_at_the_image() {
-        let cli = Cli::try_parse_from(["berth", "run", "-h", "box", "--rm", "busybox", "ls", "-l"]).unwrap();
+        let cli = Cli::try_parse_from(["berth", "run", "-h", "box", "--rm", "busybox", "ls", "-l"])
+            .unwrap();
         let Command::Containers(ContainerCmd::Run(a)) = cli.command else {
             panic!("not run");
         };

@@ -1,5 +1,7 @@
 //! The berth CLI: Docker's commands and flags, talking to berthd over the Engine API.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod app;
 mod commands;
 mod exit;

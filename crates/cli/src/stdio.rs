@@ -109,7 +109,10 @@ async fn pump_output(mut reader: tokio::io::ReadHalf<Hijacked>, tty: bool) {
     }
 }
 
-async fn pump_input(mut writer: tokio::io::WriteHalf<Hijacked>, detach_keys: Vec<u8>) -> SessionEnd {
+async fn pump_input(
+    mut writer: tokio::io::WriteHalf<Hijacked>,
+    detach_keys: Vec<u8>,
+) -> SessionEnd {
     let mut rx = spawn_stdin_reader();
     let mut watcher = DetachWatcher {
         keys: detach_keys,
@@ -151,13 +154,19 @@ mod tests {
 
     #[test]
     fn detach_sequence_is_swallowed_and_partial_matches_forwarded() {
-        let mut w = DetachWatcher { keys: vec![16, 17], matched: 0 };
+        let mut w = DetachWatcher {
+            keys: vec![16, 17],
+            matched: 0,
+        };
         assert_eq!(w.feed(b"ab"), (b"ab".to_vec(), false));
         assert_eq!(w.feed(&[16]), (vec![], false));
         assert_eq!(w.feed(b"x"), (vec![16, b'x'], false));
         assert_eq!(w.feed(&[b'y', 16]), (vec![b'y'], false));
         assert_eq!(w.feed(&[17, b'z']), (vec![], true));
-        let mut none = DetachWatcher { keys: vec![], matched: 0 };
+        let mut none = DetachWatcher {
+            keys: vec![],
+            matched: 0,
+        };
         assert_eq!(none.feed(&[16, 17]), (vec![16, 17], false));
     }
 }

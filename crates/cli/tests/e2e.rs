@@ -4,6 +4,8 @@
 //! Needs root and the daemon binaries (`berthd`, `berth-shim`) built next to this test's target dir (the lead's
 //! `cargo build --workspace --bins` does that) or named by `BERTHD_BIN`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -49,7 +51,10 @@ struct Daemon {
 
 impl Daemon {
     fn start() -> Daemon {
-        let dir = tempfile::Builder::new().prefix("berth-cli-e2e").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("b")
+            .tempdir()
+            .expect("temp dir");
         let socket = dir.path().join("berth.sock");
         let log = std::fs::File::create(dir.path().join("berthd.log")).expect("log file");
         let child = Command::new(berthd_bin())
@@ -58,7 +63,7 @@ impl Daemon {
             .arg("--data-root")
             .arg(dir.path().join("data"))
             .arg("--exec-root")
-            .arg(dir.path().join("run"))
+            .arg(dir.path().join("r"))
             .arg("--pidfile")
             .arg(dir.path().join("berthd.pid"))
             .arg("--config-file")
@@ -73,7 +78,11 @@ impl Daemon {
             if let Ok(Some(status)) = d.child.try_wait() {
                 panic!("berthd exited early ({status}): {}", d.log());
             }
-            assert!(Instant::now() < deadline, "berthd did not create its socket: {}", d.log());
+            assert!(
+                Instant::now() < deadline,
+                "berthd did not create its socket: {}",
+                d.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         d
@@ -93,14 +102,19 @@ impl Daemon {
 
     fn berth_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
         run_with_stdin(
-            Command::new(berth_bin()).env_remove("DOCKER_HOST").env("BERTH_HOST", self.host()).args(args),
+            Command::new(berth_bin())
+                .env_remove("DOCKER_HOST")
+                .env("BERTH_HOST", self.host())
+                .args(args),
             stdin,
         )
     }
 
     fn docker(&self, args: &[&str]) -> Output {
         run_with_stdin(
-            Command::new("/usr/local/bin/docker").env("DOCKER_HOST", self.host()).args(args),
+            Command::new("/usr/local/bin/docker")
+                .env("DOCKER_HOST", self.host())
+                .args(args),
             None,
         )
     }
@@ -109,9 +123,19 @@ impl Daemon {
     fn import_busybox(&self) {
         let rootfs = self.dir.path().join("rootfs");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/busybox-rootfs.sh");
-        let st = Command::new("sh").arg(script).arg(&rootfs).status().expect("busybox-rootfs.sh");
+        let st = Command::new("sh")
+            .arg(script)
+            .arg(&rootfs)
+            .status()
+            .expect("busybox-rootfs.sh");
         assert!(st.success(), "busybox-rootfs.sh failed");
-        let tar = Command::new("tar").arg("-C").arg(&rootfs).arg("-c").arg(".").output().expect("tar");
+        let tar = Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-c")
+            .arg(".")
+            .output()
+            .expect("tar");
         assert!(tar.status.success());
         let out = self.berth_with_stdin(&["import", "-", "busybox:latest"], Some(&tar.stdout));
         assert_ok(&out, "berth import");
@@ -159,9 +183,13 @@ fn unmount_under(dir: &Path) {
 }
 
 fn run_with_stdin(cmd: &mut Command, stdin: Option<&[u8]>) -> Output {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
     if let Some(data) = stdin {
         let mut pipe = child.stdin.take().expect("stdin pipe");
@@ -193,14 +221,19 @@ fn version_talks_to_the_daemon() {
     let out = d.berth(&["version"]);
     assert_ok(&out, "berth version");
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("Client:") && stdout.contains("Server:"), "{stdout}");
+    assert!(
+        stdout.contains("Client:") && stdout.contains("Server:"),
+        "{stdout}"
+    );
     assert!(stdout.contains("API version:      1.51"), "{stdout}");
 }
 
 #[test]
 fn unreachable_daemon_is_a_clear_error() {
     let out = run_with_stdin(
-        Command::new(berth_bin()).env("BERTH_HOST", "unix:///nonexistent/berth.sock").arg("ps"),
+        Command::new(berth_bin())
+            .env("BERTH_HOST", "unix:///nonexistent/berth.sock")
+            .arg("ps"),
         None,
     );
     assert_eq!(out.status.code(), Some(1));
@@ -213,11 +246,17 @@ fn unreachable_daemon_is_a_clear_error() {
 #[test]
 fn bad_flag_values_exit_125() {
     let out = run_with_stdin(
-        Command::new(berth_bin()).env("BERTH_HOST", "unix:///nonexistent/berth.sock").args(["run", "-m", "x", "busybox"]),
+        Command::new(berth_bin())
+            .env("BERTH_HOST", "unix:///nonexistent/berth.sock")
+            .args(["run", "-m", "x", "busybox"]),
         None,
     );
     assert_eq!(out.status.code(), Some(125));
-    assert!(text(&out.stderr).contains("invalid size: 'x'"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("invalid size: 'x'"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -227,8 +266,23 @@ fn run_exits_with_the_container_code_and_streams_output() {
     }
     let d = Daemon::start();
     d.import_busybox();
-    let out = d.berth(&["run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"]);
-    assert_eq!(out.status.code(), Some(3), "stderr={} log={}", text(&out.stderr), d.log());
+    let out = d.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "stderr={} log={}",
+        text(&out.stderr),
+        d.log()
+    );
     assert_eq!(text(&out.stdout), "out\n");
     assert_eq!(text(&out.stderr), "err\n");
 }
@@ -240,7 +294,10 @@ fn run_pipes_stdin_with_i() {
     }
     let d = Daemon::start();
     d.import_busybox();
-    let out = d.berth_with_stdin(&["run", "-i", "--rm", "--network", "none", "busybox", "cat"], Some(b"hello\n"));
+    let out = d.berth_with_stdin(
+        &["run", "-i", "--rm", "--network", "none", "busybox", "cat"],
+        Some(b"hello\n"),
+    );
     assert_ok(&out, "run -i cat");
     assert_eq!(text(&out.stdout), "hello\n");
 }
@@ -254,7 +311,10 @@ fn run_missing_image_reports_like_docker() {
     let out = d.berth(&["run", "--rm", "nosuchimage-berth-e2e"]);
     assert_eq!(out.status.code(), Some(125));
     let stderr = text(&out.stderr);
-    assert!(stderr.starts_with("Unable to find image 'nosuchimage-berth-e2e:latest' locally\n"), "{stderr}");
+    assert!(
+        stderr.starts_with("Unable to find image 'nosuchimage-berth-e2e:latest' locally\n"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -265,7 +325,10 @@ fn missing_container_errors_like_docker() {
     let d = Daemon::start();
     let out = d.berth(&["rm", "nope-berth-e2e"]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stderr), "Error response from daemon: No such container: nope-berth-e2e\n");
+    assert_eq!(
+        text(&out.stderr),
+        "Error response from daemon: No such container: nope-berth-e2e\n"
+    );
     let out = d.berth(&["inspect", "nope-berth-e2e"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stdout), "[]\n");
@@ -280,12 +343,27 @@ fn detached_container_exec_logs_stop_rm() {
     let d = Daemon::start();
     d.import_busybox();
     let out = d.berth(&[
-        "run", "-d", "--name", "e2e-exec", "--network", "none", "busybox", "sh", "-c", "echo started; exec sleep 300",
+        "run",
+        "-d",
+        "--name",
+        "e2e-exec",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; exec sleep 300",
     ]);
     assert_ok(&out, "run -d");
     let id = text(&out.stdout).trim().to_string();
     assert_eq!(id.len(), 64, "{id}");
-    let out = d.berth(&["exec", "e2e-exec", "sh", "-c", "echo out; echo err >&2; exit 7"]);
+    let out = d.berth(&[
+        "exec",
+        "e2e-exec",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 7",
+    ]);
     assert_eq!(out.status.code(), Some(7), "stderr={}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "out\n");
     assert_eq!(text(&out.stderr), "err\n");
@@ -308,25 +386,54 @@ fn ps_images_and_inspect_match_the_docker_cli() {
     }
     let d = Daemon::start();
     d.import_busybox();
-    let out = d.berth(&["create", "--name", "e2e-ps", "--network", "none", "busybox", "sh", "-c", "while true; do sleep 1; done"]);
+    let out = d.berth(&[
+        "create",
+        "--name",
+        "e2e-ps",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do sleep 1; done",
+    ]);
     assert_ok(&out, "create");
     let ps_format = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
     for args in [
         vec!["ps", "-a", "--format", ps_format],
         vec!["ps", "-aq"],
-        vec!["images", "--format", "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}"],
+        vec![
+            "images",
+            "--format",
+            "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}",
+        ],
         vec!["images", "-q"],
-        vec!["inspect", "-f", "{{.State.Status}} {{.Config.Image}} {{.Name}} {{json .Config.Cmd}}", "e2e-ps"],
+        vec![
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.Config.Image}} {{.Name}} {{json .Config.Cmd}}",
+            "e2e-ps",
+        ],
         vec!["inspect", "-f", "{{.Id}} {{.Os}}", "busybox"],
     ] {
         let ours = d.berth(&args);
         let theirs = d.docker(&args);
         assert_ok(&theirs, &format!("docker {args:?}"));
         assert_ok(&ours, &format!("berth {args:?}"));
-        assert_eq!(text(&ours.stdout), text(&theirs.stdout), "berth vs docker for {args:?}");
+        assert_eq!(
+            text(&ours.stdout),
+            text(&theirs.stdout),
+            "berth vs docker for {args:?}"
+        );
     }
     let ours = d.berth(&["ps", "-a"]);
     let theirs = d.docker(&["ps", "-a"]);
-    let header = |o: &Output| text(&o.stdout).lines().next().unwrap_or_default().to_string();
+    let header = |o: &Output| {
+        text(&o.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
     assert_eq!(header(&ours), header(&theirs));
 }

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine as _;
 use berth_api::config::{ContainerConfig, ContainerCreateBody};
 use berth_api::container::{
     ContainerInspect, ContainerPruneResponse, ContainerSummary, CreateResponse, FilesystemChange,
     IdResponse, PathStat, TopResponse, UpdateBody, UpdateResponse, WaitResponse,
 };
 use berth_api::exec::{ExecCreateBody, ExecInspect, ExecStartBody};
-use base64::Engine as _;
 use http::{HeaderMap, Method, Response};
 use hyper::body::Incoming;
 
@@ -114,7 +114,8 @@ impl Client {
         if let Some(p) = platform {
             query.push(("platform", p.to_string()));
         }
-        self.post_json("/containers/create", &query, Some(body)).await
+        self.post_json("/containers/create", &query, Some(body))
+            .await
     }
 
     /// `GET /containers/{id}/json` as raw JSON (templates see every field the daemon sent).
@@ -175,7 +176,10 @@ impl Client {
 
     /// `POST /containers/{id}/kill`.
     pub async fn kill_container(&self, id: &str, signal: Option<&str>) -> Result<(), ClientError> {
-        let query: Vec<_> = signal.map(|s| ("signal", s.to_string())).into_iter().collect();
+        let query: Vec<_> = signal
+            .map(|s| ("signal", s.to_string()))
+            .into_iter()
+            .collect();
         self.post_empty(&container_path(id, "kill"), &query).await
     }
 
@@ -218,7 +222,8 @@ impl Client {
         if let Some(k) = &opts.detach_keys {
             query.push(("detachKeys", k.clone()));
         }
-        self.hijack::<()>(&container_path(id, "attach"), &query, None).await
+        self.hijack::<()>(&container_path(id, "attach"), &query, None)
+            .await
     }
 
     /// `GET /containers/{id}/logs`; the body is framed unless the container has a TTY.
@@ -230,7 +235,11 @@ impl Client {
         let mut query = vec![("stdout", "1".to_string()), ("stderr", "1".to_string())];
         push_flag(&mut query, "follow", opts.follow);
         push_flag(&mut query, "timestamps", opts.timestamps);
-        for (key, value) in [("since", &opts.since), ("until", &opts.until), ("tail", &opts.tail)] {
+        for (key, value) in [
+            ("since", &opts.since),
+            ("until", &opts.until),
+            ("tail", &opts.tail),
+        ] {
             if let Some(v) = value {
                 query.push((key, v.clone()));
             }
@@ -241,9 +250,16 @@ impl Client {
     }
 
     /// `POST /containers/{id}/resize` (or `/exec/{id}/resize` with `kind = "exec"`).
-    pub async fn resize(&self, kind: &str, id: &str, height: u16, width: u16) -> Result<(), ClientError> {
+    pub async fn resize(
+        &self,
+        kind: &str,
+        id: &str,
+        height: u16,
+        width: u16,
+    ) -> Result<(), ClientError> {
         let query = [("h", height.to_string()), ("w", width.to_string())];
-        self.post_empty(&format!("/{kind}/{id}/resize"), &query).await
+        self.post_empty(&format!("/{kind}/{id}/resize"), &query)
+            .await
     }
 
     /// `POST /containers/{id}/rename`.
@@ -263,12 +279,16 @@ impl Client {
         id: &str,
         body: &UpdateBody,
     ) -> Result<UpdateResponse, ClientError> {
-        self.post_json(&container_path(id, "update"), &[], Some(body)).await
+        self.post_json(&container_path(id, "update"), &[], Some(body))
+            .await
     }
 
     /// `GET /containers/{id}/top`.
     pub async fn top(&self, id: &str, ps_args: Option<&str>) -> Result<TopResponse, ClientError> {
-        let query: Vec<_> = ps_args.map(|a| ("ps_args", a.to_string())).into_iter().collect();
+        let query: Vec<_> = ps_args
+            .map(|a| ("ps_args", a.to_string()))
+            .into_iter()
+            .collect();
         self.get_json(&container_path(id, "top"), &query).await
     }
 
@@ -286,9 +306,7 @@ impl Client {
 
     /// `GET /containers/{id}/stats`.
     pub async fn stats(&self, id: &str, stream: bool) -> Result<Response<Incoming>, ClientError> {
-        let query = [
-            ("stream", if stream { "1" } else { "0" }.to_string()),
-        ];
+        let query = [("stream", if stream { "1" } else { "0" }.to_string())];
         let path = container_path(id, "stats");
         self.request(Method::GET, &path, &query, empty_body(), HeaderMap::new())
             .await
@@ -308,7 +326,11 @@ impl Client {
         let stat = resp
             .headers()
             .get("X-Docker-Container-Path-Stat")
-            .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v.as_bytes()).ok())
+            .and_then(|v| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(v.as_bytes())
+                    .ok()
+            })
             .and_then(|raw| serde_json::from_slice(&raw).ok());
         Ok((stat, resp))
     }
@@ -332,7 +354,9 @@ impl Client {
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/x-tar"),
         );
-        let resp = self.request(Method::PUT, &path, &query, body, headers).await?;
+        let resp = self
+            .request(Method::PUT, &path, &query, body, headers)
+            .await?;
         crate::transport::read_bytes(&path, resp).await.map(drop)
     }
 
@@ -341,8 +365,12 @@ impl Client {
         &self,
         filters: &FilterMap,
     ) -> Result<ContainerPruneResponse, ClientError> {
-        let query: Vec<_> = encode_filters(filters).map(|f| ("filters", f)).into_iter().collect();
-        self.post_json::<(), _>("/containers/prune", &query, None).await
+        let query: Vec<_> = encode_filters(filters)
+            .map(|f| ("filters", f))
+            .into_iter()
+            .collect();
+        self.post_json::<(), _>("/containers/prune", &query, None)
+            .await
     }
 
     /// `POST /commit`; `query` carries container, repo, tag, comment, author, pause, changes.
@@ -355,8 +383,13 @@ impl Client {
     }
 
     /// `POST /containers/{id}/exec`.
-    pub async fn create_exec(&self, id: &str, body: &ExecCreateBody) -> Result<IdResponse, ClientError> {
-        self.post_json(&container_path(id, "exec"), &[], Some(body)).await
+    pub async fn create_exec(
+        &self,
+        id: &str,
+        body: &ExecCreateBody,
+    ) -> Result<IdResponse, ClientError> {
+        self.post_json(&container_path(id, "exec"), &[], Some(body))
+            .await
     }
 
     /// `POST /exec/{id}/start` hijacked (attached exec).
@@ -365,11 +398,16 @@ impl Client {
         exec_id: &str,
         body: &ExecStartBody,
     ) -> Result<Hijacked, ClientError> {
-        self.hijack(&format!("/exec/{exec_id}/start"), &[], Some(body)).await
+        self.hijack(&format!("/exec/{exec_id}/start"), &[], Some(body))
+            .await
     }
 
     /// `POST /exec/{id}/start` with `Detach: true`.
-    pub async fn start_exec_detached(&self, exec_id: &str, body: &ExecStartBody) -> Result<(), ClientError> {
+    pub async fn start_exec_detached(
+        &self,
+        exec_id: &str,
+        body: &ExecStartBody,
+    ) -> Result<(), ClientError> {
         let path = format!("/exec/{exec_id}/start");
         let resp = self.post(&path, &[], Some(body)).await?;
         crate::transport::read_bytes(&path, resp).await.map(drop)

@@ -36,7 +36,8 @@ impl FrameDecoder {
         if self.buf.len() < HEADER_LEN {
             return None;
         }
-        let size = u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]) as usize;
+        let size =
+            u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]) as usize;
         if self.buf.len() < HEADER_LEN + size {
             return None;
         }
@@ -82,7 +83,13 @@ mod tests {
                 got.push(f);
             }
             assert_eq!(got.len(), 3, "cut at {cut}");
-            assert_eq!(got[0], Frame { stream: 1, data: Bytes::from_static(b"hello\n") });
+            assert_eq!(
+                got[0],
+                Frame {
+                    stream: 1,
+                    data: Bytes::from_static(b"hello\n")
+                }
+            );
             assert_eq!(got[1].stream, 2);
             assert_eq!(&got[1].data[..], b"oops\n");
             assert_eq!(d.pending(), 0);
@@ -91,6 +98,9 @@ mod tests {
 
     #[test]
     fn header_layout_is_dockers() {
-        assert_eq!(encode_frame(2, b"ab"), vec![2, 0, 0, 0, 0, 0, 0, 2, b'a', b'b']);
+        assert_eq!(
+            encode_frame(2, b"ab"),
+            vec![2, 0, 0, 0, 0, 0, 0, 2, b'a', b'b']
+        );
     }
 }

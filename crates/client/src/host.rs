@@ -38,7 +38,8 @@ impl Host {
             path
         } else if url.starts_with('/') {
             url
-        } else if url.starts_with("tcp://") || url.starts_with("ssh://") || url.starts_with("http") {
+        } else if url.starts_with("tcp://") || url.starts_with("ssh://") || url.starts_with("http")
+        {
             return Err(unsupported("only unix:// hosts are supported yet"));
         } else {
             return Err(unsupported("invalid host (want unix:///path/to/socket)"));
@@ -62,13 +63,19 @@ mod tests {
         let h = Host::parse("unix:///tmp/x.sock").unwrap();
         assert_eq!(h.socket, PathBuf::from("/tmp/x.sock"));
         assert_eq!(h.url, "unix:///tmp/x.sock");
-        assert_eq!(Host::parse("/tmp/y.sock").unwrap().url, "unix:///tmp/y.sock");
+        assert_eq!(
+            Host::parse("/tmp/y.sock").unwrap().url,
+            "unix:///tmp/y.sock"
+        );
     }
 
     #[test]
     fn rejects_tcp_and_garbage_clearly() {
         let e = Host::parse("tcp://127.0.0.1:2375").unwrap_err();
-        assert_eq!(e.to_string(), "only unix:// hosts are supported yet: tcp://127.0.0.1:2375");
+        assert_eq!(
+            e.to_string(),
+            "only unix:// hosts are supported yet: tcp://127.0.0.1:2375"
+        );
         assert!(Host::parse("nonsense").is_err());
         assert!(Host::parse("unix://").is_err());
     }

@@ -52,12 +52,18 @@ impl Client {
     }
 
     /// `POST /images/{name}/tag`.
-    pub async fn tag_image(&self, name: &str, repo: &str, tag: Option<&str>) -> Result<(), ClientError> {
+    pub async fn tag_image(
+        &self,
+        name: &str,
+        repo: &str,
+        tag: Option<&str>,
+    ) -> Result<(), ClientError> {
         let mut query = vec![("repo", repo.to_string())];
         if let Some(t) = tag {
             query.push(("tag", t.to_string()));
         }
-        self.post_empty(&format!("/images/{name}/tag"), &query).await
+        self.post_empty(&format!("/images/{name}/tag"), &query)
+            .await
     }
 
     /// `DELETE /images/{name}`.
@@ -74,25 +80,45 @@ impl Client {
     }
 
     /// `POST /images/prune`.
-    pub async fn prune_images(&self, filters: &FilterMap) -> Result<ImagePruneResponse, ClientError> {
-        let query: Vec<_> = encode_filters(filters).map(|f| ("filters", f)).into_iter().collect();
+    pub async fn prune_images(
+        &self,
+        filters: &FilterMap,
+    ) -> Result<ImagePruneResponse, ClientError> {
+        let query: Vec<_> = encode_filters(filters)
+            .map(|f| ("filters", f))
+            .into_iter()
+            .collect();
         self.post_json::<(), _>("/images/prune", &query, None).await
     }
 
     /// `POST /images/load` with a tar body; the reply is a JSON message stream.
-    pub async fn load_images(&self, body: Body, quiet: bool) -> Result<Response<Incoming>, ClientError> {
+    pub async fn load_images(
+        &self,
+        body: Body,
+        quiet: bool,
+    ) -> Result<Response<Incoming>, ClientError> {
         let mut query = Vec::new();
         push_flag(&mut query, "quiet", quiet);
         let mut headers = HeaderMap::new();
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
-        self.request(Method::POST, "/images/load", &query, body, headers).await
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-tar"),
+        );
+        self.request(Method::POST, "/images/load", &query, body, headers)
+            .await
     }
 
     /// `GET /images/get?names=...` (a docker-save tar stream).
     pub async fn save_images(&self, names: &[String]) -> Result<Response<Incoming>, ClientError> {
         let query: Vec<_> = names.iter().map(|n| ("names", n.clone())).collect();
-        self.request(Method::GET, "/images/get", &query, empty_body(), HeaderMap::new())
-            .await
+        self.request(
+            Method::GET,
+            "/images/get",
+            &query,
+            empty_body(),
+            HeaderMap::new(),
+        )
+        .await
     }
 
     /// `POST /images/create?fromImage=...&tag=...` (pull); the reply is a JSON progress stream.
@@ -107,8 +133,14 @@ impl Client {
         if let Some(p) = platform {
             query.push(("platform", p.to_string()));
         }
-        self.request(Method::POST, "/images/create", &query, empty_body(), auth_headers(registry_auth))
-            .await
+        self.request(
+            Method::POST,
+            "/images/create",
+            &query,
+            empty_body(),
+            auth_headers(registry_auth),
+        )
+        .await
     }
 
     /// `POST /images/create?fromSrc=-` (import) with the tarball as body; `query` carries repo, tag, message, changes.
@@ -118,8 +150,12 @@ impl Client {
         body: Body,
     ) -> Result<Response<Incoming>, ClientError> {
         let mut headers = HeaderMap::new();
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
-        self.request(Method::POST, "/images/create", query, body, headers).await
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-tar"),
+        );
+        self.request(Method::POST, "/images/create", query, body, headers)
+            .await
     }
 
     /// `POST /images/{name}/push`; the reply is a JSON progress stream.

@@ -4,6 +4,8 @@
 //! so the CLI starts in a few milliseconds on a current-thread tokio runtime. The API version is negotiated
 //! lazily with `/_ping` unless `BERTH_API_VERSION`/`DOCKER_API_VERSION` fixes it.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod containers;
 pub mod error;
 pub mod frames;

@@ -25,7 +25,9 @@ pub fn byte_stream(
             loop {
                 match body.frame().await {
                     None => return None,
-                    Some(Err(source)) => return Some((Err(ClientError::Http { path, source }), None)),
+                    Some(Err(source)) => {
+                        return Some((Err(ClientError::Http { path, source }), None));
+                    }
                     Some(Ok(frame)) => {
                         if let Ok(data) = frame.into_data() {
                             return Some((Ok(data), Some(body)));
@@ -102,11 +104,19 @@ mod tests {
     #[test]
     fn splits_values_across_chunks() {
         let mut s = JsonSplitter::default();
-        let a: Vec<serde_json::Value> = s.push(br#"{"status":"a"}
-{"stat"#).unwrap();
+        let a: Vec<serde_json::Value> = s
+            .push(
+                br#"{"status":"a"}
+{"stat"#,
+            )
+            .unwrap();
         assert_eq!(a.len(), 1);
-        let b: Vec<serde_json::Value> = s.push(br#"us":"b"}{"status":"c"}
-"#).unwrap();
+        let b: Vec<serde_json::Value> = s
+            .push(
+                br#"us":"b"}{"status":"c"}
+"#,
+            )
+            .unwrap();
         assert_eq!(b.len(), 2);
         assert_eq!(b[1]["status"], "c");
         assert!(s.push::<serde_json::Value>(b"}").is_err());

@@ -40,8 +40,14 @@ impl Client {
         if let Some(f) = encode_filters(filters) {
             query.push(("filters", f));
         }
-        self.request(Method::GET, "/events", &query, empty_body(), HeaderMap::new())
-            .await
+        self.request(
+            Method::GET,
+            "/events",
+            &query,
+            empty_body(),
+            HeaderMap::new(),
+        )
+        .await
     }
 
     /// `POST /{kind}/prune` for kinds without a typed wrapper (volumes, networks, build cache).
@@ -50,7 +56,11 @@ impl Client {
         kind: &str,
         filters: &FilterMap,
     ) -> Result<serde_json::Value, ClientError> {
-        let query: Vec<_> = encode_filters(filters).map(|f| ("filters", f)).into_iter().collect();
-        self.post_json::<(), _>(&format!("/{kind}/prune"), &query, None).await
+        let query: Vec<_> = encode_filters(filters)
+            .map(|f| ("filters", f))
+            .into_iter()
+            .collect();
+        self.post_json::<(), _>(&format!("/{kind}/prune"), &query, None)
+            .await
     }
 }

@@ -44,7 +44,9 @@ pub fn empty_body() -> Body {
 
 /// A request body from a buffer.
 pub fn full_body(data: impl Into<Bytes>) -> Body {
-    Full::new(data.into()).map_err(|never| match never {}).boxed()
+    Full::new(data.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// A streamed request body (for tar uploads of unknown length).
@@ -92,7 +94,9 @@ impl Client {
     pub async fn api_version(&self) -> Result<&str, ClientError> {
         self.version
             .get_or_try_init(|| async {
-                let resp = self.send_raw(Method::GET, "/_ping", empty_body(), HeaderMap::new()).await?;
+                let resp = self
+                    .send_raw(Method::GET, "/_ping", empty_body(), HeaderMap::new())
+                    .await?;
                 let server = resp
                     .headers()
                     .get("Api-Version")
@@ -123,7 +127,10 @@ impl Client {
             .method(method)
             .uri(uri)
             .header(header::HOST, "api.moby.localhost")
-            .header(header::USER_AGENT, concat!("berth/", env!("CARGO_PKG_VERSION")));
+            .header(
+                header::USER_AGENT,
+                concat!("berth/", env!("CARGO_PKG_VERSION")),
+            );
         if let Some(h) = builder.headers_mut() {
             h.extend(headers);
         }
@@ -261,17 +268,17 @@ impl Client {
         body: Option<&B>,
     ) -> Result<Hijacked, ClientError> {
         let (body, mut headers) = json_request_body(path, body)?;
-        headers.insert(header::CONNECTION, http::HeaderValue::from_static("Upgrade"));
+        headers.insert(
+            header::CONNECTION,
+            http::HeaderValue::from_static("Upgrade"),
+        );
         headers.insert(header::UPGRADE, http::HeaderValue::from_static("tcp"));
         let uri = self.uri(path, query).await?;
         let resp = self.send_raw(Method::POST, &uri, body, headers).await?;
         if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
             let status = resp.status().as_u16();
             check_status(&uri, resp).await?;
-            return Err(ClientError::NotUpgraded {
-                path: uri,
-                status,
-            });
+            return Err(ClientError::NotUpgraded { path: uri, status });
         }
         let upgraded = hyper::upgrade::on(resp)
             .await
@@ -300,7 +307,10 @@ fn json_request_body<B: Serialize>(
 }
 
 /// Passes 1xx-3xx replies through; reads 4xx/5xx bodies into [`ClientError::Daemon`].
-async fn check_status(uri: &str, resp: Response<Incoming>) -> Result<Response<Incoming>, ClientError> {
+async fn check_status(
+    uri: &str,
+    resp: Response<Incoming>,
+) -> Result<Response<Incoming>, ClientError> {
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return Ok(resp);
@@ -370,10 +380,16 @@ mod tests {
     #[test]
     fn error_message_prefers_the_json_message() {
         assert_eq!(
-            error_message(StatusCode::NOT_FOUND, br#"{"message":"No such container: x"}"#),
+            error_message(
+                StatusCode::NOT_FOUND,
+                br#"{"message":"No such container: x"}"#
+            ),
             "No such container: x"
         );
-        assert_eq!(error_message(StatusCode::NOT_FOUND, b"page not found\n"), "page not found");
+        assert_eq!(
+            error_message(StatusCode::NOT_FOUND, b"page not found\n"),
+            "page not found"
+        );
         assert_eq!(error_message(StatusCode::CONFLICT, b""), "Conflict");
     }
 }

@@ -1,6 +1,7 @@
 //! Applies a layer tar to a directory safely: every path is resolved beneath the layer root
 //! (openat2 `RESOLVE_BENEATH`), so `..`, symlinks and hard links in a hostile tar can never
-//! write outside it; OCI whiteouts become overlayfs whiteouts.
+//! write outside it; OCI whiteouts become overlayfs whiteouts. The same applier extracts
+//! archives into container root filesystems with `RESOLVE_IN_ROOT` (chroot-like symlinks).
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -88,8 +89,34 @@ pub struct ApplyStats {
     pub entries: u64,
 }
 
-/// Applies the (uncompressed) tar stream `reader` into the directory `root`.
+/// Applies the (uncompressed) layer tar stream `reader` into the directory `root`: paths may
+/// not leave `root` at all (through `..` or any symlink), whiteouts become overlay whiteouts.
 pub fn apply_tar<R: Read>(reader: R, root: &Path) -> Result<ApplyStats, ApplyError> {
+    apply_tar_with(reader, root, None)
+}
+
+/// Extracts a tar into the directory `dest` (a path inside the container, e.g. `/tmp`) of a
+/// container's root filesystem `root` (`docker cp`, `PUT /archive`): symlinks resolve as if
+/// `root` were `/` (openat2 `RESOLVE_IN_ROOT`), so nothing can land outside it, and `.wh.`
+/// names are ordinary files.
+pub fn extract_tar_in_root<R: Read>(
+    reader: R,
+    root: &Path,
+    dest: &Path,
+) -> Result<ApplyStats, ApplyError> {
+    let prefix =
+        clean_components(dest.as_os_str().as_bytes()).map_err(|reason| ApplyError::Rejected {
+            entry: dest.display().to_string(),
+            reason,
+        })?;
+    apply_tar_with(reader, root, Some(prefix))
+}
+
+fn apply_tar_with<R: Read>(
+    reader: R,
+    root: &Path,
+    in_root: Option<Vec<OsString>>,
+) -> Result<ApplyStats, ApplyError> {
     let root_file = File::open(root).map_err(|source| ApplyError::Root {
         path: root.to_path_buf(),
         source,
@@ -99,6 +126,8 @@ pub fn apply_tar<R: Read>(reader: R, root: &Path) -> Result<ApplyStats, ApplyErr
         stats: ApplyStats::default(),
         dir_times: Vec::new(),
         cached_parent: None,
+        in_root: in_root.is_some(),
+        prefix: in_root.unwrap_or_default(),
     };
     let mut archive = tar::Archive::new(reader);
     let entries = archive
@@ -156,6 +185,10 @@ struct Applier {
     stats: ApplyStats,
     dir_times: Vec<(Vec<OsString>, i64)>,
     cached_parent: Option<(Vec<OsString>, OwnedFd)>,
+    /// Resolve symlinks inside the root (container rootfs) rather than refusing them (layers).
+    in_root: bool,
+    /// Components prepended to every entry (the destination directory inside the root).
+    prefix: Vec<OsString>,
 }
 
 impl Applier {
@@ -170,17 +203,19 @@ impl Applier {
         ) {
             return Ok(());
         }
-        let comps = clean_components(&raw_path).map_err(|reason| ApplyError::Rejected {
-            entry: display.clone(),
-            reason,
-        })?;
+        let comps = self
+            .full_path(&raw_path)
+            .map_err(|reason| ApplyError::Rejected {
+                entry: display.clone(),
+                reason,
+            })?;
         let meta = read_meta(entry, display)?;
         let Some((name, parent)) = comps.split_last() else {
             return self.apply_root_dir(kind, &meta);
         };
         self.invalidate_cache_under(&comps);
         let name_bytes = name.as_bytes();
-        if name_bytes.starts_with(WHITEOUT_PREFIX.as_bytes()) {
+        if !self.in_root && name_bytes.starts_with(WHITEOUT_PREFIX.as_bytes()) {
             return self.apply_whiteout(parent, name_bytes, &meta);
         }
         let dir = self.parent_dir(parent, &meta.display)?;
@@ -220,6 +255,12 @@ impl Applier {
         }
     }
 
+    fn full_path(&self, raw: &[u8]) -> Result<Vec<OsString>, String> {
+        let mut comps = self.prefix.clone();
+        comps.extend(clean_components(raw)?);
+        Ok(comps)
+    }
+
     /// Drops the cached parent fd when this entry may replace one of its components.
     fn invalidate_cache_under(&mut self, comps: &[OsString]) {
         if let Some((cached, _)) = &self.cached_parent
@@ -229,10 +270,19 @@ impl Applier {
         }
     }
 
+    fn resolve_flags(&self) -> ResolveFlag {
+        let scope = if self.in_root {
+            ResolveFlag::RESOLVE_IN_ROOT
+        } else {
+            ResolveFlag::RESOLVE_BENEATH
+        };
+        scope | ResolveFlag::RESOLVE_NO_MAGICLINKS
+    }
+
     fn open_beneath(&self, rel: &Path) -> Result<OwnedFd, Errno> {
         let how = OpenHow::new()
             .flags(OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC)
-            .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+            .resolve(self.resolve_flags());
         openat2(self.root.as_fd(), rel, how)
     }
 
@@ -424,7 +474,7 @@ impl Applier {
         target: &[u8],
         meta: &EntryMeta,
     ) -> Result<(), ApplyError> {
-        let tcomps = clean_components(target).map_err(|_| {
+        let tcomps = self.full_path(target).map_err(|_| {
             reject(
                 meta,
                 &format!(
@@ -661,5 +711,17 @@ mod tests {
         assert!(c("../x").is_err());
         assert!(c("a/../../x").is_err());
         assert_eq!(c("./").unwrap(), PathBuf::from("."));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cleaned_paths_never_escape(s in "[a-z./]{0,40}") {
+            if let Ok(comps) = clean_components(s.as_bytes()) {
+                for c in &comps {
+                    proptest::prop_assert!(c != ".." && c != "." && !c.is_empty());
+                    proptest::prop_assert!(!c.as_bytes().contains(&b'/'));
+                }
+            }
+        }
     }
 }

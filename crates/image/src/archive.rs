@@ -58,8 +58,9 @@ fn clean_archive_path(p: &str) -> String {
 }
 
 impl Store {
-    /// Loads every image of a docker-save tarball or OCI image layout tar streamed from
-    /// `reader`; layers already present are not unpacked again.
+    /// Loads every image of a docker-save tarball or OCI image layout tar (plain, gzip or
+    /// zstd compressed, like `docker load`) streamed from `reader`; layers already present are
+    /// not unpacked again.
     pub fn load<R: Read>(&self, reader: R) -> Result<Vec<LoadedImage>, StoreError> {
         let _lease = self.lease();
         let contents = self.ingest_archive(reader)?;
@@ -84,8 +85,9 @@ impl Store {
 
     fn ingest_archive<R: Read>(&self, reader: R) -> Result<ArchiveContents, StoreError> {
         let mut c = ArchiveContents::default();
-        let mut archive = tar::Archive::new(reader);
         let read_err = |e: io::Error| invalid(format!("reading archive: {e}"));
+        let (_, reader) = decompress(reader).map_err(read_err)?;
+        let mut archive = tar::Archive::new(reader);
         for entry in archive.entries().map_err(read_err)? {
             let mut entry = entry.map_err(read_err)?;
             let path = clean_archive_path(&String::from_utf8_lossy(&entry.path_bytes()));

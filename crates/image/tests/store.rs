@@ -217,7 +217,10 @@ fn busybox_save_load_round_trip_keeps_id_and_files() {
 
     let saved = a.save(&["busybox"], Vec::new()).unwrap();
     let b = Store::open(&tmp.path().join("b")).unwrap();
-    let loaded = b.load(&saved[..]).unwrap();
+    // `docker save | gzip` loads too.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&saved).unwrap();
+    let loaded = b.load(&gz.finish().unwrap()[..]).unwrap();
     assert_eq!(loaded[0].id, id);
     assert_eq!(b.resolve("busybox:latest").unwrap().id, id);
     let la = a.image_layers(&img).unwrap();
@@ -1241,7 +1244,10 @@ fn import_of_a_compressed_rootfs_tarball() -> Result<()> {
     }
     let tmp = tempfile::tempdir()?;
     let store = Store::open(&tmp.path().join("root"))?;
-    let rootfs = LayerBuilder::new().dir("bin/").file("bin/tool", b"#!/bin/sh\n").build();
+    let rootfs = LayerBuilder::new()
+        .dir("bin/")
+        .file("bin/tool", b"#!/bin/sh\n")
+        .build();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&rootfs)?;
     let gz = gz.finish()?;
@@ -1257,8 +1263,14 @@ fn import_of_a_compressed_rootfs_tarball() -> Result<()> {
     let img = store.import(&gz[..], config, Some("from a test"), Some(&reference))?;
     assert_eq!(img.familiar_tags(), vec!["imported:latest"]);
     assert_eq!(img.config.rootfs.diff_ids, vec![Digest::sha256_of(&rootfs)]);
-    assert_eq!(img.config.architecture, berth_oci::Platform::host().architecture);
-    assert_eq!(img.config.config.as_ref().unwrap().cmd, Some(vec!["/bin/tool".to_string()]));
+    assert_eq!(
+        img.config.architecture,
+        berth_oci::Platform::host().architecture
+    );
+    assert_eq!(
+        img.config.config.as_ref().unwrap().cmd,
+        Some(vec!["/bin/tool".to_string()])
+    );
     let hist = store.history("imported")?;
     assert_eq!(hist.len(), 1);
     assert_eq!(hist[0].comment, "from a test");
@@ -1282,8 +1294,15 @@ fn docker_interop_when_a_daemon_is_available() -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let tag = format!("berth-interop-{}:t", std::process::id());
     let docker = |args: &[&str]| -> Result<String> {
-        let out = Command::new("docker").args(args).env("DOCKER_HOST", &host).output()?;
-        anyhow::ensure!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", &host)
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     };
     let (fixture, id) = busybox_archive(tmp.path(), &tag);
@@ -1300,8 +1319,20 @@ fn docker_interop_when_a_daemon_is_available() -> Result<()> {
     let _cleanup = RemoveImage(&docker, tag.clone());
     let loaded = docker(&["load", "-i", saved.to_str().unwrap()])?;
     assert!(loaded.contains(&tag), "{loaded}");
-    assert_eq!(docker(&["image", "inspect", "-f", "{{.Id}}", &tag])?.trim(), id.to_string());
-    let ran = docker(&["run", "--rm", "--network", "none", &tag, "sh", "-c", "echo hi; cat /etc/passwd | head -1"])?;
+    assert_eq!(
+        docker(&["image", "inspect", "-f", "{{.Id}}", &tag])?.trim(),
+        id.to_string()
+    );
+    let ran = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &tag,
+        "sh",
+        "-c",
+        "echo hi; cat /etc/passwd | head -1",
+    ])?;
     assert_eq!(ran, "hi\nroot:x:0:0:root:/root:/bin/sh\n");
     let docker_saved = tmp.path().join("docker-saved.tar");
     docker(&["save", "-o", docker_saved.to_str().unwrap(), &tag])?;
@@ -1310,4 +1341,71 @@ fn docker_interop_when_a_daemon_is_available() -> Result<()> {
     assert_eq!(got[0].id, id);
     assert_eq!(b.resolve(&tag)?.id, id);
     Ok(())
+}
+
+#[test]
+fn save_of_several_images_loads_them_all() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let store = Store::open(&tmp.path().join("a"))?;
+    let base = LayerBuilder::new().file("base", b"b").build();
+    let one = store.load(
+        &archive(
+            &[base.clone(), LayerBuilder::new().file("1", b"1").build()],
+            "one:1",
+        )[..],
+    )?;
+    let two = store.load(
+        &archive(
+            &[base, LayerBuilder::new().file("2", b"2").build()],
+            "two:2",
+        )[..],
+    )?;
+    store.tag("one:1", &Reference::parse_normalized("one:alias")?)?;
+    // By id: every tag of the image goes in; by tag: just that tag.
+    let saved = store.save(&[&one[0].id.to_string(), "two:2"], Vec::new())?;
+    let b = Store::open(&tmp.path().join("b"))?;
+    let loaded = b.load(&saved[..])?;
+    assert_eq!(loaded.len(), 2);
+    assert_eq!(b.resolve("one:alias")?.id, one[0].id);
+    assert_eq!(b.resolve("one:1")?.id, one[0].id);
+    assert_eq!(b.resolve("two:2")?.id, two[0].id);
+    assert_eq!(snapshot_dirs(&tmp.path().join("b")), 3);
+    Ok(())
+}
+
+#[test]
+fn extract_in_root_follows_symlinks_inside_the_root_only() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("rootfs");
+    fs::create_dir_all(root.join("etc")).unwrap();
+    std::os::unix::fs::symlink("/etc", root.join("abs")).unwrap();
+    std::os::unix::fs::symlink("../../../../../../etc", root.join("rel")).unwrap();
+    let tar_bytes = LayerBuilder::new()
+        .file("abs/berth-test-a", b"a")
+        .file("rel/berth-test-b", b"b")
+        .file(".wh.keep", b"k")
+        .build();
+    berth_image::apply::extract_tar_in_root(&tar_bytes[..], &root, Path::new("/")).unwrap();
+    assert_eq!(fs::read(root.join("etc/berth-test-a")).unwrap(), b"a");
+    assert_eq!(fs::read(root.join("etc/berth-test-b")).unwrap(), b"b");
+    assert!(!Path::new("/etc/berth-test-a").exists() && !Path::new("/etc/berth-test-b").exists());
+    assert!(fs::metadata(root.join(".wh.keep")).unwrap().is_file());
+    // Into a destination directory reached through an absolute symlink, hard links included.
+    let more = LayerBuilder::new()
+        .file("f", b"f")
+        .hardlink("h", "f")
+        .build();
+    berth_image::apply::extract_tar_in_root(&more[..], &root, Path::new("/abs")).unwrap();
+    assert_eq!(fs::read(root.join("etc/h")).unwrap(), b"f");
+    // Entries climbing out of the archive are refused, as Docker does.
+    let up = LayerBuilder::new().file("../up", b"u").build();
+    let err =
+        berth_image::apply::extract_tar_in_root(&up[..], &root, Path::new("/abs")).unwrap_err();
+    assert!(err.to_string().contains("escapes"), "{err}");
 }

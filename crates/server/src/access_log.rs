@@ -12,7 +12,7 @@ pub async fn log_request(req: Request, next: Next) -> Response {
     let uri = req.uri().clone();
     let started = Instant::now();
     let response = next.run(req).await;
-    tracing::info!(
+    tracing::debug!(
         %method,
         uri = %uri,
         status = response.status().as_u16(),

@@ -4,8 +4,10 @@
 use std::convert::Infallible;
 
 use axum::body::Body;
+use axum::extract::Request;
 use axum::response::Response;
-use berth_api::{AttachedStreams, OutputChunk};
+use berth_api::detach::{DetachKeys, Scanned};
+use berth_api::{ApiError, AttachedStreams, OutputChunk};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -32,31 +34,62 @@ pub fn wants_upgrade(headers: &HeaderMap) -> bool {
     has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "tcp")
 }
 
-/// Builds the reply for an attach or exec start and starts forwarding the streams.
-/// With an upgrade request: `101 UPGRADED` and a full-duplex stream. Without one (old clients): a `200` whose
-/// body is the output; stdin is closed since there is no way to read it.
-pub fn hijack(
-    version: RequestedVersion,
-    upgrade_asked: bool,
-    on_upgrade: Option<OnUpgrade>,
-    streams: AttachedStreams,
-) -> Response {
-    let content_type = stream_content_type(streams.tty, version);
-    if !upgrade_asked {
-        return output_only_response(content_type, streams);
-    }
-    match on_upgrade {
-        Some(on_upgrade) => {
-            tokio::spawn(async move {
-                match on_upgrade.await {
-                    Ok(upgraded) => pump(TokioIo::new(upgraded), streams).await,
-                    Err(e) => tracing::debug!(error = %e, "client went away before the upgrade"),
-                }
-            });
+/// What a hijacking handler learns from the request before calling the backend.
+pub struct Hijack {
+    /// The client's API version (chooses the content type).
+    pub version: RequestedVersion,
+    /// Whether the client asked for `Upgrade: tcp`.
+    pub upgrade_asked: bool,
+    /// The connection's upgrade handle (absent when not served by hyper, e.g. in `oneshot` tests).
+    pub on_upgrade: Option<OnUpgrade>,
+    /// The sequence that detaches: stdin stops there and is reported closed to the backend, as on EOF.
+    pub detach_keys: DetachKeys,
+}
+
+impl Hijack {
+    /// Takes the upgrade handle out of the request; detach keys default to Docker's `ctrl-p,ctrl-q`.
+    pub fn from_request(req: &mut Request, version: RequestedVersion) -> Self {
+        Hijack {
+            version,
+            upgrade_asked: wants_upgrade(req.headers()),
+            on_upgrade: req.extensions_mut().remove::<OnUpgrade>(),
+            detach_keys: DetachKeys::default(),
         }
-        None => tracing::debug!("connection cannot be upgraded; dropping the streams"),
     }
-    upgraded_response(content_type)
+
+    /// Uses the given detach keys (Docker's notation) instead of the default; bad notation is a 400.
+    pub fn with_detach_keys(mut self, spec: Option<&str>) -> Result<Self, ApiError> {
+        if let Some(spec) = spec.filter(|s| !s.is_empty()) {
+            self.detach_keys = DetachKeys::parse(spec)
+                .map_err(|_| ApiError::invalid(format!("Invalid detach keys ({spec}) provided")))?;
+        }
+        Ok(self)
+    }
+
+    /// Builds the reply and starts forwarding the streams.
+    /// With an upgrade request: `101 UPGRADED` and a full-duplex stream. Without one (old clients): a `200`
+    /// whose body is the output; stdin is closed since there is no way to read it.
+    pub fn respond(self, streams: AttachedStreams) -> Response {
+        let content_type = stream_content_type(streams.tty, self.version);
+        if !self.upgrade_asked {
+            return output_only_response(content_type, streams);
+        }
+        match self.on_upgrade {
+            Some(on_upgrade) => {
+                let detach_keys = self.detach_keys;
+                tokio::spawn(async move {
+                    match on_upgrade.await {
+                        Ok(upgraded) => pump(TokioIo::new(upgraded), streams, detach_keys).await,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "client went away before the upgrade")
+                        }
+                    }
+                });
+            }
+            None => tracing::debug!("connection cannot be upgraded; dropping the streams"),
+        }
+        upgraded_response(content_type)
+    }
 }
 
 /// The `101 UPGRADED` head Docker sends.
@@ -85,14 +118,14 @@ fn output_only_response(content_type: &'static str, streams: AttachedStreams) ->
 
 /// Forwards stdin and output over an upgraded connection until the output ends, then closes it.
 /// A client half-close only closes the container's stdin; output keeps flowing.
-pub async fn pump<IO>(io: IO, streams: AttachedStreams)
+pub async fn pump<IO>(io: IO, streams: AttachedStreams, detach_keys: DetachKeys)
 where
     IO: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (reader, mut writer) = tokio::io::split(io);
     let stdin_task = streams
         .stdin
-        .map(|stdin| tokio::spawn(forward_stdin(reader, stdin)));
+        .map(|stdin| tokio::spawn(forward_stdin(reader, stdin, detach_keys)));
     let tty = streams.tty;
     let mut output = streams.output;
     while let Some(OutputChunk { kind, data }) = output.next().await {
@@ -118,21 +151,34 @@ async fn write_and_flush<W: AsyncWrite + Unpin>(
     writer.flush().await
 }
 
-/// Copies client bytes to the container's stdin; returning drops the sender, which closes stdin.
-async fn forward_stdin<R: AsyncRead + Unpin>(mut reader: R, stdin: mpsc::Sender<Bytes>) {
+/// Copies client bytes to the container's stdin until EOF or the detach sequence; returning drops the
+/// sender, which tells the backend the client's stdin ended (Docker treats detach like EOF).
+async fn forward_stdin<R: AsyncRead + Unpin>(
+    mut reader: R,
+    stdin: mpsc::Sender<Bytes>,
+    detach_keys: DetachKeys,
+) {
+    let mut scanner = detach_keys.scanner();
     let mut buf = vec![0u8; STDIN_CHUNK];
     loop {
-        match reader.read(&mut buf).await {
+        let n = match reader.read(&mut buf).await {
             Ok(0) => break,
-            Ok(n) => {
-                if stdin.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
-                    break;
-                }
-            }
+            Ok(n) => n,
             Err(e) => {
                 tracing::debug!(error = %e, "reading attached stdin");
                 break;
             }
+        };
+        let (data, detached) = match scanner.feed(&buf[..n]) {
+            Scanned::Forward(data) => (data, false),
+            Scanned::Detach(data) => (data, true),
+        };
+        if !data.is_empty() && stdin.send(data).await.is_err() {
+            break;
+        }
+        if detached {
+            tracing::debug!("client detached");
+            break;
         }
     }
 }

@@ -514,6 +514,14 @@ async fn attach_with_upgrade_answers_101() {
     assert!(b.last_call().contains("stdin: true"));
     let r = post(&b, "/containers/ghost/attach?stream=1", "").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = post(
+        &b,
+        "/containers/web/attach?stream=1&detachKeys=ctrl-%3F",
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.message(), "Invalid detach keys (ctrl-?) provided");
 }
 
 #[tokio::test]

@@ -584,3 +584,177 @@ async fn docker_cli_run_attaches_waits_and_exits_with_the_status() {
         "{order:?}"
     );
 }
+
+/// Runs the docker CLI with `input` on its stdin.
+async fn docker_with_stdin(server: &RunningServer, args: &[&str], input: &[u8]) -> Output {
+    let mut child = tokio::process::Command::new(DOCKER_CLI)
+        .args(args)
+        .env("DOCKER_HOST", server.host())
+        .env("DOCKER_CONFIG", server.dir.path().join("docker-config"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).await.unwrap();
+    drop(stdin);
+    tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_cli_exec_with_and_without_stdin() {
+    let server = RunningServer::start();
+    let out = tokio::time::timeout(
+        Duration::from_secs(20),
+        server.docker(&["exec", "web", "ls"]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stdout_of(&out), "hello\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
+
+    let out = docker_with_stdin(&server, &["exec", "-i", "web", "cat"], b"piped\n").await;
+    assert_eq!(stdout_of(&out), "hello\npiped\nbye\n");
+    assert!(
+        server
+            .backend
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("exec_create web Some([\"cat\"])"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_cli_cp_both_ways() {
+    let server = RunningServer::start();
+    let out = server.docker(&["cp", "web:/etc", "-"]).await;
+    assert_eq!(stdout_of(&out), "TAR");
+    let mut tar = vec![0u8; 1024];
+    tar[..4].copy_from_slice(b"data");
+    let out = docker_with_stdin(&server, &["cp", "-", "web:/tmp"], &tar).await;
+    stdout_of(&out);
+    let put = server
+        .backend
+        .calls()
+        .into_iter()
+        .find(|c| c.starts_with("put_archive"))
+        .unwrap();
+    assert!(
+        put.contains(r#"path: "/tmp""#) && put.ends_with(" 1024"),
+        "{put}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_cli_image_and_inspection_commands() {
+    let server = RunningServer::start();
+    let load = docker_with_stdin(&server, &["load"], b"not really a tar").await;
+    assert_eq!(stdout_of(&load).trim(), "Loaded image: busybox:latest");
+
+    let pull = server.docker(&["pull", "busybox"]).await;
+    assert!(!pull.status.success());
+    assert!(String::from_utf8_lossy(&pull.stderr).contains("registry unavailable"));
+
+    let events = server
+        .docker(&[
+            "events",
+            "--since",
+            "0",
+            "--until",
+            "1",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .await;
+    assert_eq!(stdout_of(&events), "create web\nstart web\n");
+
+    let top = stdout_of(&server.docker(&["top", "web"]).await);
+    assert!(top.contains("PID") && top.contains("4242"), "{top}");
+    let diff = stdout_of(&server.docker(&["diff", "web"]).await);
+    assert_eq!(diff.trim(), "C /tmp");
+    let history = stdout_of(
+        &server
+            .docker(&[
+                "history",
+                "--no-trunc",
+                "--format",
+                "{{.CreatedBy}}",
+                "busybox",
+            ])
+            .await,
+    );
+    assert_eq!(history.trim(), "/bin/sh");
+    stdout_of(&server.docker(&["tag", "busybox", "mine:1"]).await);
+    let tag_call = server.backend.last_call();
+    assert!(
+        tag_call.starts_with("image_tag busybox") && tag_call.contains(r#"tag: Some("1")"#),
+        "{tag_call}"
+    );
+    assert!(
+        tag_call.contains(r#"repo: "docker.io/library/mine""#),
+        "the CLI sends the normalized name: {tag_call}"
+    );
+    let rmi = stdout_of(&server.docker(&["rmi", "busybox"]).await);
+    assert!(
+        rmi.contains("Untagged: busybox") && rmi.contains("Deleted: sha256:1111"),
+        "{rmi}"
+    );
+    let saved = server.dir.path().join("saved.tar");
+    stdout_of(
+        &server
+            .docker(&["save", "-o", saved.to_str().unwrap(), "busybox"])
+            .await,
+    );
+    assert_eq!(std::fs::read(&saved).unwrap(), b"SAVED");
+    let stats = stdout_of(
+        &server
+            .docker(&[
+                "stats",
+                "--no-stream",
+                "--format",
+                "{{.Name}} {{.CPUPerc}}",
+                "web",
+            ])
+            .await,
+    );
+    assert_eq!(stats.trim(), "web 0.00%");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detach_keys_end_stdin_like_eof() {
+    let server = RunningServer::start();
+    for (query, input, forwarded) in [
+        ("", &b"ab\x10\x11zz"[..], &b"ab"[..]),
+        ("&detachKeys=ctrl-x,y", b"q\x10\x11\x18yzz", b"q\x10\x11"),
+    ] {
+        let (mut stream, head) = raw_request(
+            &server.socket,
+            &format!("POST /containers/web/attach?stream=1&stdin=1&stdout=1{query} HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"),
+        )
+        .await;
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        // The client keeps its write side open: only the detach sequence ends stdin.
+        stream.write_all(input).await.unwrap();
+        let mut body = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut body))
+            .await
+            .unwrap()
+            .unwrap();
+        let mut want = Vec::new();
+        for (kind, data) in [
+            (1u8, &b"hello\n"[..]),
+            (2, b"oops\n"),
+            (1, forwarded),
+            (1, b"bye\n"),
+        ] {
+            want.extend_from_slice(&[kind, 0, 0, 0, 0, 0, 0, data.len() as u8]);
+            want.extend_from_slice(data);
+        }
+        assert_eq!(body, want, "query {query:?}");
+    }
+}

@@ -54,12 +54,20 @@ fn exec_body(args: &ExecArgs) -> Result<ExecCreateBody, String> {
     for f in &args.env_file {
         env.extend(read_env_file(f)?);
     }
-    env.extend(args.env.iter().filter_map(|e| resolve_env(e, |k| std::env::var(k).ok())));
+    env.extend(
+        args.env
+            .iter()
+            .filter_map(|e| resolve_env(e, |k| std::env::var(k).ok())),
+    );
     Ok(ExecCreateBody {
         attach_stdin: Some(args.interactive && !args.detach),
         attach_stdout: Some(!args.detach),
         attach_stderr: Some(!args.detach),
-        console_size: args.tty.then(window_size).flatten().map(|(h, w)| vec![u32::from(h), u32::from(w)]),
+        console_size: args
+            .tty
+            .then(window_size)
+            .flatten()
+            .map(|(h, w)| vec![u32::from(h), u32::from(w)]),
         detach_keys: args.detach_keys.clone(),
         tty: Some(args.tty),
         env: (!env.is_empty()).then_some(env),
@@ -100,7 +108,11 @@ pub async fn exec(client: Arc<Client>, args: ExecArgs) -> CmdResult {
         SessionOptions {
             tty: args.tty,
             stdin: args.interactive,
-            detach_keys: if args.tty && args.interactive { detach_keys } else { Vec::new() },
+            detach_keys: if args.tty && args.interactive {
+                detach_keys
+            } else {
+                Vec::new()
+            },
         },
     )
     .await;

@@ -95,12 +95,24 @@ pub struct ImagePruneArgs {
 }
 
 /// The default `docker images` table.
-pub const DEFAULT_FORMAT: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+pub const DEFAULT_FORMAT: &str =
+    "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 const DIGEST_FORMAT: &str =
     "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 
-fn image_row(img: &ImageSummary, repo: &str, tag: &str, digest: &str, trunc: bool, now: i64) -> Value {
-    let id = if trunc { short_id(&img.id) } else { img.id.clone() };
+fn image_row(
+    img: &ImageSummary,
+    repo: &str,
+    tag: &str,
+    digest: &str,
+    trunc: bool,
+    now: i64,
+) -> Value {
+    let id = if trunc {
+        short_id(&img.id)
+    } else {
+        img.id.clone()
+    };
     let created = chrono::DateTime::from_timestamp(img.created, 0)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
         .unwrap_or_default();
@@ -111,8 +123,14 @@ fn image_row(img: &ImageSummary, repo: &str, tag: &str, digest: &str, trunc: boo
         ("Digest", Value::from(digest.to_string())),
         ("CreatedSince", Value::from(time_ago(img.created, now))),
         ("CreatedAt", Value::from(created)),
-        ("Size", Value::from(human_size_precision(img.size as f64, 3))),
-        ("SharedSize", Value::from(human_size_precision(img.shared_size.max(0) as f64, 3))),
+        (
+            "Size",
+            Value::from(human_size_precision(img.size as f64, 3)),
+        ),
+        (
+            "SharedSize",
+            Value::from(human_size_precision(img.shared_size.max(0) as f64, 3)),
+        ),
         ("Containers", Value::from(img.containers.to_string())),
     ])
 }
@@ -138,10 +156,18 @@ pub fn image_rows(images: &[ImageSummary], trunc: bool, now: i64) -> Vec<Value> 
         let digest_of = |repo: &str| {
             img.repo_digests
                 .iter()
-                .find_map(|d| d.split_once('@').filter(|(r, _)| *r == repo).map(|(_, d)| d.to_string()))
+                .find_map(|d| {
+                    d.split_once('@')
+                        .filter(|(r, _)| *r == repo)
+                        .map(|(_, d)| d.to_string())
+                })
                 .unwrap_or_else(|| "<none>".to_string())
         };
-        let tags: Vec<&String> = img.repo_tags.iter().filter(|t| t.as_str() != "<none>:<none>").collect();
+        let tags: Vec<&String> = img
+            .repo_tags
+            .iter()
+            .filter(|t| t.as_str() != "<none>:<none>")
+            .collect();
         if tags.is_empty() {
             let repo_digest = img.repo_digests.first().and_then(|d| d.split_once('@'));
             let (repo, digest) = repo_digest.map_or(("<none>", "<none>"), |(r, d)| (r, d));
@@ -150,7 +176,14 @@ pub fn image_rows(images: &[ImageSummary], trunc: bool, now: i64) -> Vec<Value> 
         }
         for t in tags {
             let (repo, tag) = split_tag(t);
-            rows.push(image_row(img, repo, tag.unwrap_or("<none>"), &digest_of(repo), trunc, now));
+            rows.push(image_row(
+                img,
+                repo,
+                tag.unwrap_or("<none>"),
+                &digest_of(repo),
+                trunc,
+                now,
+            ));
         }
     }
     rows
@@ -160,7 +193,10 @@ pub fn image_rows(images: &[ImageSummary], trunc: bool, now: i64) -> Vec<Value> 
 pub async fn images(client: &Client, args: ImagesArgs) -> CmdResult {
     let mut filters = parse_filters(&args.filters).map_err(|e| StatusError::new(125, e))?;
     if let Some(r) = &args.repository {
-        filters.entry("reference".to_string()).or_default().push(r.clone());
+        filters
+            .entry("reference".to_string())
+            .or_default()
+            .push(r.clone());
     }
     let list = client
         .list_images(&ListImages {
@@ -172,7 +208,11 @@ pub async fn images(client: &Client, args: ImagesArgs) -> CmdResult {
     if args.quiet && args.format.is_none() {
         let mut seen = std::collections::HashSet::new();
         for img in &list {
-            let id = if args.no_trunc { img.id.clone() } else { short_id(&img.id) };
+            let id = if args.no_trunc {
+                img.id.clone()
+            } else {
+                short_id(&img.id)
+            };
             if seen.insert(id.clone()) {
                 println!("{id}");
             }
@@ -218,7 +258,9 @@ pub async fn rmi(client: &Client, args: RmiArgs) -> CmdResult {
 /// `berth tag`.
 pub async fn tag(client: &Client, args: TagArgs) -> CmdResult {
     let (repo, tag) = split_tag(&args.target);
-    client.tag_image(&args.source, repo, Some(tag.unwrap_or("latest"))).await?;
+    client
+        .tag_image(&args.source, repo, Some(tag.unwrap_or("latest")))
+        .await?;
     Ok(0)
 }
 
@@ -229,24 +271,57 @@ pub async fn history(client: &Client, args: HistoryArgs) -> CmdResult {
     let trunc = !args.no_trunc;
     if args.quiet {
         for h in &items {
-            println!("{}", if trunc && h.id != "<missing>" { short_id(&h.id) } else { h.id.clone() });
+            println!(
+                "{}",
+                if trunc && h.id != "<missing>" {
+                    short_id(&h.id)
+                } else {
+                    h.id.clone()
+                }
+            );
         }
         return Ok(0);
     }
-    let format = args.format.as_deref().unwrap_or(
-        "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
-    );
+    let format = args
+        .format
+        .as_deref()
+        .unwrap_or("table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}");
     let formatter = Formatter::new(format).map_err(|e| StatusError::new(125, e.to_string()))?;
     let rows: Vec<Value> = items
         .iter()
         .map(|h| {
-            let id = if trunc && h.id != "<missing>" { short_id(&h.id) } else { h.id.clone() };
+            let id = if trunc && h.id != "<missing>" {
+                short_id(&h.id)
+            } else {
+                h.id.clone()
+            };
             let created_by = h.created_by.replace('\t', " ");
             object(vec![
                 ("ID", Value::from(id)),
-                ("CreatedSince", Value::from(if args.human { time_ago(h.created, now) } else { h.created.to_string() })),
-                ("CreatedBy", Value::from(if trunc { ellipsis(&created_by, 45) } else { created_by })),
-                ("Size", Value::from(if args.human { human_size_precision(h.size as f64, 3) } else { h.size.to_string() })),
+                (
+                    "CreatedSince",
+                    Value::from(if args.human {
+                        time_ago(h.created, now)
+                    } else {
+                        h.created.to_string()
+                    }),
+                ),
+                (
+                    "CreatedBy",
+                    Value::from(if trunc {
+                        ellipsis(&created_by, 45)
+                    } else {
+                        created_by
+                    }),
+                ),
+                (
+                    "Size",
+                    Value::from(if args.human {
+                        human_size_precision(h.size as f64, 3)
+                    } else {
+                        h.size.to_string()
+                    }),
+                ),
                 ("Comment", Value::from(h.comment.clone())),
             ])
         })
@@ -290,7 +365,10 @@ pub async fn prune(client: &Client, args: ImagePruneArgs) -> CmdResult {
         }
         println!();
     }
-    println!("Total reclaimed space: {}", human_size(report.space_reclaimed as f64));
+    println!(
+        "Total reclaimed space: {}",
+        human_size(report.space_reclaimed as f64)
+    );
     Ok(0)
 }
 
@@ -313,9 +391,17 @@ mod tests {
                     busybox          latest    1f2e3d4c5b6a   2 minutes ago   4.26MB\n\
                     localhost:5000/bb   v1        1f2e3d4c5b6a   2 minutes ago   4.26MB\n";
         let _ = want;
-        assert!(got.starts_with("REPOSITORY          TAG       IMAGE ID       CREATED         SIZE\n"));
-        assert!(got.contains("\nbusybox             latest    1f2e3d4c5b6a   2 minutes ago   4.26MB\n"));
-        assert!(got.ends_with("\nlocalhost:5000/bb   v1        1f2e3d4c5b6a   2 minutes ago   4.26MB\n"));
+        assert!(
+            got.starts_with("REPOSITORY          TAG       IMAGE ID       CREATED         SIZE\n")
+        );
+        assert!(
+            got.contains("\nbusybox             latest    1f2e3d4c5b6a   2 minutes ago   4.26MB\n")
+        );
+        assert!(
+            got.ends_with(
+                "\nlocalhost:5000/bb   v1        1f2e3d4c5b6a   2 minutes ago   4.26MB\n"
+            )
+        );
     }
 
     #[test]

@@ -99,23 +99,46 @@ pub async fn version(client: &Client, args: VersionArgs) -> CmdResult {
     let server = client.version_raw().await;
     if let Some(f) = args.format {
         let data = serde_json::json!({"Client": client_info, "Server": server.as_ref().ok()});
-        println!("{}", Formatter::new(&f).map_err(|e| StatusError::new(1, e.to_string()))?.render(&json_to_value(&data))?);
+        println!(
+            "{}",
+            Formatter::new(&f)
+                .map_err(|e| StatusError::new(1, e.to_string()))?
+                .render(&json_to_value(&data))?
+        );
         return server.map(|_| 0).map_err(Into::into);
     }
     println!("Client:");
     println!(" Version:           {}", s(&client_info, "Version"));
     println!(" API version:       {}", s(&client_info, "ApiVersion"));
-    println!(" OS/Arch:           {}/{}", s(&client_info, "Os"), s(&client_info, "Arch"));
+    println!(
+        " OS/Arch:           {}/{}",
+        s(&client_info, "Os"),
+        s(&client_info, "Arch")
+    );
     println!(" Context:           default");
     let server = server?;
     println!();
-    println!("Server: {}", server.pointer("/Platform/Name").and_then(Value::as_str).unwrap_or(""));
+    println!(
+        "Server: {}",
+        server
+            .pointer("/Platform/Name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    );
     println!(" Engine:");
     println!("  Version:          {}", s(&server, "Version"));
-    println!("  API version:      {} (minimum version {})", s(&server, "ApiVersion"), s(&server, "MinAPIVersion"));
+    println!(
+        "  API version:      {} (minimum version {})",
+        s(&server, "ApiVersion"),
+        s(&server, "MinAPIVersion")
+    );
     println!("  Git commit:       {}", s(&server, "GitCommit"));
     println!("  Built:            {}", s(&server, "BuildTime"));
-    println!("  OS/Arch:          {}/{}", s(&server, "Os"), s(&server, "Arch"));
+    println!(
+        "  OS/Arch:          {}/{}",
+        s(&server, "Os"),
+        s(&server, "Arch")
+    );
     println!("  Experimental:     {}", s(&server, "Experimental"));
     if let Some(Value::Array(components)) = server.get("Components") {
         for c in components {
@@ -139,7 +162,12 @@ pub async fn info(client: &Client, args: InfoArgs) -> CmdResult {
         } else {
             info
         };
-        println!("{}", Formatter::new(&f).map_err(|e| StatusError::new(1, e.to_string()))?.render(&json_to_value(&data))?);
+        println!(
+            "{}",
+            Formatter::new(&f)
+                .map_err(|e| StatusError::new(1, e.to_string()))?
+                .render(&json_to_value(&data))?
+        );
         return Ok(0);
     }
     println!("Client:");
@@ -174,7 +202,10 @@ pub async fn info(client: &Client, args: InfoArgs) -> CmdResult {
     line("Architecture", "Architecture");
     line("CPUs", "NCPU");
     let mem = info.get("MemTotal").and_then(Value::as_f64).unwrap_or(0.0);
-    println!(" Total Memory: {}", crate::output::humanize::bytes_size(mem));
+    println!(
+        " Total Memory: {}",
+        crate::output::humanize::bytes_size(mem)
+    );
     line("Name", "Name");
     line("ID", "ID");
     line("Docker Root Dir", "DockerRootDir");
@@ -192,8 +223,15 @@ pub async fn info(client: &Client, args: InfoArgs) -> CmdResult {
 }
 
 fn sum_sizes(items: Option<&Value>, key: &str) -> (usize, f64) {
-    let list = items.and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
-    let total = list.iter().filter_map(|i| i.get(key).and_then(Value::as_f64)).filter(|s| *s > 0.0).sum();
+    let list = items
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let total = list
+        .iter()
+        .filter_map(|i| i.get(key).and_then(Value::as_f64))
+        .filter(|s| *s > 0.0)
+        .sum();
     (list.len(), total)
 }
 
@@ -204,24 +242,42 @@ pub async fn df(client: &Client, args: DfArgs) -> CmdResult {
     let active_images = usage
         .get("Images")
         .and_then(Value::as_array)
-        .map(|l| l.iter().filter(|i| i.get("Containers").and_then(Value::as_i64).unwrap_or(0) > 0).count())
+        .map(|l| {
+            l.iter()
+                .filter(|i| i.get("Containers").and_then(Value::as_i64).unwrap_or(0) > 0)
+                .count()
+        })
         .unwrap_or(0);
     let (containers, container_size) = sum_sizes(usage.get("Containers"), "SizeRw");
     let active_containers = usage
         .get("Containers")
         .and_then(Value::as_array)
-        .map(|l| l.iter().filter(|c| c.get("State").and_then(Value::as_str) == Some("running")).count())
+        .map(|l| {
+            l.iter()
+                .filter(|c| c.get("State").and_then(Value::as_str) == Some("running"))
+                .count()
+        })
         .unwrap_or(0);
     let (volumes, _) = sum_sizes(usage.get("Volumes"), "Size");
     let (caches, cache_size) = sum_sizes(usage.get("BuildCache"), "Size");
     let row = |kind: &str, total: usize, active: usize, size: f64, reclaimable: f64| {
-        let pct = if size > 0.0 { format!(" ({}%)", ((reclaimable / size) * 100.0) as i64) } else { String::new() };
+        let pct = if size > 0.0 {
+            format!(" ({}%)", ((reclaimable / size) * 100.0) as i64)
+        } else {
+            String::new()
+        };
         object(vec![
             ("Type", gtmpl_value::Value::from(kind.to_string())),
             ("TotalCount", gtmpl_value::Value::from(total.to_string())),
             ("Active", gtmpl_value::Value::from(active.to_string())),
-            ("Size", gtmpl_value::Value::from(human_size_precision(size, 3))),
-            ("Reclaimable", gtmpl_value::Value::from(format!("{}{pct}", human_size_precision(reclaimable, 3)))),
+            (
+                "Size",
+                gtmpl_value::Value::from(human_size_precision(size, 3)),
+            ),
+            (
+                "Reclaimable",
+                gtmpl_value::Value::from(format!("{}{pct}", human_size_precision(reclaimable, 3))),
+            ),
         ])
     };
     let container_reclaim = usage
@@ -237,7 +293,13 @@ pub async fn df(client: &Client, args: DfArgs) -> CmdResult {
     let image_reclaim = if active_images == 0 { image_size } else { 0.0 };
     let rows = vec![
         row("Images", images, active_images, image_size, image_reclaim),
-        row("Containers", containers, active_containers, container_size, container_reclaim),
+        row(
+            "Containers",
+            containers,
+            active_containers,
+            container_size,
+            container_reclaim,
+        ),
         row("Local Volumes", volumes, 0, 0.0, 0.0),
         row("Build Cache", caches, 0, cache_size, cache_size),
     ];
@@ -249,7 +311,10 @@ pub async fn df(client: &Client, args: DfArgs) -> CmdResult {
         ("Reclaimable", gtmpl_value::Value::from("RECLAIMABLE")),
     ]);
     let _ = args.verbose;
-    let format = args.format.as_deref().unwrap_or("table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}");
+    let format = args
+        .format
+        .as_deref()
+        .unwrap_or("table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}");
     let f = Formatter::new(format).map_err(|e| StatusError::new(1, e.to_string()))?;
     print!("{}", f.render_rows(Some(&header), &rows)?);
     Ok(0)
@@ -281,10 +346,10 @@ pub async fn system_prune(client: &Client, args: SystemPruneArgs) -> CmdResult {
         }
         println!();
     }
-    if args.volumes {
-        if let Ok(v) = client.prune_raw("volumes", &filters).await {
-            reclaimed += v.get("SpaceReclaimed").and_then(Value::as_u64).unwrap_or(0);
-        }
+    if args.volumes
+        && let Ok(v) = client.prune_raw("volumes", &filters).await
+    {
+        reclaimed += v.get("SpaceReclaimed").and_then(Value::as_u64).unwrap_or(0);
     }
     let mut image_filters = filters.clone();
     image_filters.insert("dangling".to_string(), vec![(!args.all).to_string()]);
@@ -308,12 +373,24 @@ pub async fn system_prune(client: &Client, args: SystemPruneArgs) -> CmdResult {
 
 /// Docker's default event line: `2026-11-23T13:37:32.123456789Z container start <id> (image=busybox, name=x)`.
 pub fn event_line(e: &Event) -> String {
-    let time = chrono::DateTime::from_timestamp(e.time_nano / 1_000_000_000, (e.time_nano % 1_000_000_000) as u32)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.9f%:z").to_string())
-        .unwrap_or_default();
-    let mut attrs: Vec<String> = e.actor.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let time = chrono::DateTime::from_timestamp(
+        e.time_nano / 1_000_000_000,
+        (e.time_nano % 1_000_000_000) as u32,
+    )
+    .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.9f%:z").to_string())
+    .unwrap_or_default();
+    let mut attrs: Vec<String> = e
+        .actor
+        .attributes
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     attrs.sort();
-    let attrs = if attrs.is_empty() { String::new() } else { format!(" ({})", attrs.join(", ")) };
+    let attrs = if attrs.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", attrs.join(", "))
+    };
     format!("{time} {} {} {}{attrs}", e.kind, e.action, e.actor.id)
 }
 
@@ -322,14 +399,20 @@ pub async fn events(client: &Client, args: EventsArgs) -> CmdResult {
     let filters = parse_filters(&args.filters).map_err(|e| StatusError::new(125, e))?;
     let now = chrono::Utc::now();
     let ts = |v: &Option<String>| -> Result<Option<String>, StatusError> {
-        v.as_deref().map(|s| parse_timestamp(s, now).map_err(|e| StatusError::new(1, e))).transpose()
+        v.as_deref()
+            .map(|s| parse_timestamp(s, now).map_err(|e| StatusError::new(1, e)))
+            .transpose()
     };
     let formatter = match args.format.as_deref() {
         Some(f) => Some(Formatter::new(f).map_err(|e| StatusError::new(1, e.to_string()))?),
         None => None,
     };
     let resp = client
-        .events(ts(&args.since)?.as_deref(), ts(&args.until)?.as_deref(), &filters)
+        .events(
+            ts(&args.since)?.as_deref(),
+            ts(&args.until)?.as_deref(),
+            &filters,
+        )
         .await?;
     let mut stream = std::pin::pin!(json_stream::<Value>("/events", resp));
     while let Some(raw) = stream.next().await {

@@ -83,7 +83,10 @@ pub fn indent_json(raw: &str, base: usize) -> String {
             }
             '{' | '[' => {
                 let close = if c == '{' { '}' } else { ']' };
-                let next = chars[i + 1..].iter().position(|c| !c.is_whitespace()).map(|p| chars[i + 1 + p]);
+                let next = chars[i + 1..]
+                    .iter()
+                    .position(|c| !c.is_whitespace())
+                    .map(|p| chars[i + 1 + p]);
                 if next == Some(close) {
                     out.push(c);
                     out.push(close);
@@ -112,11 +115,22 @@ pub fn indent_json(raw: &str, base: usize) -> String {
     out
 }
 
-async fn fetch(client: &Client, name: &str, kind: Option<&str>, size: bool) -> Result<String, String> {
+async fn fetch(
+    client: &Client,
+    name: &str,
+    kind: Option<&str>,
+    size: bool,
+) -> Result<String, String> {
     let not_found = |e: &ClientError| e.kind() == ErrorKind::NotFound;
     if kind.is_none() || kind == Some("container") {
-        let query: Vec<_> = size.then(|| ("size", "1".to_string())).into_iter().collect();
-        match client.get_text(&format!("/containers/{name}/json"), &query).await {
+        let query: Vec<_> = size
+            .then(|| ("size", "1".to_string()))
+            .into_iter()
+            .collect();
+        match client
+            .get_text(&format!("/containers/{name}/json"), &query)
+            .await
+        {
             Ok(v) => return Ok(v),
             Err(e) if not_found(&e) => {
                 if kind == Some("container") {
@@ -138,10 +152,11 @@ async fn fetch(client: &Client, name: &str, kind: Option<&str>, size: bool) -> R
 
 /// `berth inspect`.
 pub async fn inspect(client: &Client, args: InspectArgs) -> CmdResult {
-    if let Some(k) = args.kind.as_deref() {
-        if k != "container" && k != "image" {
-            return Err(StatusError::new(1, format!("\"{k}\" is not a valid value for --type")).into());
-        }
+    if let Some(k) = args.kind.as_deref()
+        && k != "container"
+        && k != "image"
+    {
+        return Err(StatusError::new(1, format!("\"{k}\" is not a valid value for --type")).into());
     }
     let formatter = match args.format.as_deref() {
         Some(f) if f != "json" => {
@@ -188,7 +203,10 @@ mod tests {
 
     #[test]
     fn indents_like_docker_inspect() {
-        let got = indent_json(r#"{"Id":"a,b","Args":[],"Config":{"Env":["A=1"],"Labels":{}},"N":null}"#, 0);
+        let got = indent_json(
+            r#"{"Id":"a,b","Args":[],"Config":{"Env":["A=1"],"Labels":{}},"N":null}"#,
+            0,
+        );
         let want = "{\n    \"Id\": \"a,b\",\n    \"Args\": [],\n    \"Config\": {\n        \"Env\": [\n            \"A=1\"\n        ],\n        \"Labels\": {}\n    },\n    \"N\": null\n}";
         assert_eq!(got, want);
     }

@@ -45,7 +45,12 @@ pub struct StartArgs {
 #[derive(Debug, Args)]
 pub struct StopArgs {
     /// Seconds to wait before killing the container.
-    #[arg(short = 't', long = "timeout", alias = "time", allow_hyphen_values = true)]
+    #[arg(
+        short = 't',
+        long = "timeout",
+        alias = "time",
+        allow_hyphen_values = true
+    )]
     pub timeout: Option<i64>,
     /// Signal to send to the container.
     #[arg(short = 's', long)]
@@ -165,7 +170,11 @@ pub fn confirm(warning: &str) -> bool {
 pub async fn start(client: Arc<Client>, args: StartArgs) -> CmdResult {
     if args.attach || args.interactive {
         if args.containers.len() > 1 {
-            return Err(StatusError::new(1, "you cannot start and attach multiple containers at once").into());
+            return Err(StatusError::new(
+                1,
+                "you cannot start and attach multiple containers at once",
+            )
+            .into());
         }
         return start_attached(client, &args).await;
     }
@@ -205,7 +214,11 @@ async fn start_attached(client: Arc<Client>, args: &StartArgs) -> CmdResult {
         SessionOptions {
             tty,
             stdin,
-            detach_keys: if tty && stdin { detach_keys } else { Vec::new() },
+            detach_keys: if tty && stdin {
+                detach_keys
+            } else {
+                Vec::new()
+            },
         },
     )
     .await;
@@ -223,7 +236,11 @@ pub async fn stop(client: &Client, args: StopArgs, action: &str) -> CmdResult {
     let (timeout, signal) = (args.timeout, args.signal.clone());
     for_each_target(&args.containers, true, |id| {
         let signal = signal.clone();
-        async move { client.stop_like(&id, action, timeout, signal.as_deref()).await }
+        async move {
+            client
+                .stop_like(&id, action, timeout, signal.as_deref())
+                .await
+        }
     })
     .await
 }
@@ -251,10 +268,18 @@ pub async fn rm(client: &Client, args: RmArgs) -> CmdResult {
 pub async fn attach(client: Arc<Client>, args: AttachArgs) -> CmdResult {
     let info = client.inspect_container(&args.container).await?;
     if !info.state.running {
-        return Err(StatusError::new(1, "You cannot attach to a stopped container, start it first").into());
+        return Err(StatusError::new(
+            1,
+            "You cannot attach to a stopped container, start it first",
+        )
+        .into());
     }
     if info.state.paused {
-        return Err(StatusError::new(1, "You cannot attach to a paused container, unpause it first").into());
+        return Err(StatusError::new(
+            1,
+            "You cannot attach to a paused container, unpause it first",
+        )
+        .into());
     }
     let tty = info.config.tty.unwrap_or(false);
     let stdin = !args.no_stdin && info.config.open_stdin.unwrap_or(false);
@@ -282,7 +307,11 @@ pub async fn attach(client: Arc<Client>, args: AttachArgs) -> CmdResult {
         SessionOptions {
             tty,
             stdin,
-            detach_keys: if tty && stdin { detach_keys } else { Vec::new() },
+            detach_keys: if tty && stdin {
+                detach_keys
+            } else {
+                Vec::new()
+            },
         },
     )
     .await;
@@ -317,7 +346,9 @@ pub async fn wait(client: &Client, args: NamesArgs) -> CmdResult {
 
 /// `berth rename`.
 pub async fn rename(client: &Client, args: RenameArgs) -> CmdResult {
-    client.rename_container(&args.container, &args.new_name).await?;
+    client
+        .rename_container(&args.container, &args.new_name)
+        .await?;
     Ok(0)
 }
 
@@ -379,6 +410,9 @@ pub async fn prune(client: &Client, args: PruneArgs) -> CmdResult {
         }
         println!();
     }
-    println!("Total reclaimed space: {}", human_size(report.space_reclaimed as f64));
+    println!(
+        "Total reclaimed space: {}",
+        human_size(report.space_reclaimed as f64)
+    );
     Ok(0)
 }

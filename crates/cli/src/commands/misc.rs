@@ -131,8 +131,10 @@ fn num(v: &Value, pointer: &str) -> f64 {
 
 /// One `docker stats` row computed from a stats sample.
 pub fn stats_row(id: &str, s: &Value, trunc: bool) -> TValue {
-    let cpu_delta = num(s, "/cpu_stats/cpu_usage/total_usage") - num(s, "/precpu_stats/cpu_usage/total_usage");
-    let system_delta = num(s, "/cpu_stats/system_cpu_usage") - num(s, "/precpu_stats/system_cpu_usage");
+    let cpu_delta =
+        num(s, "/cpu_stats/cpu_usage/total_usage") - num(s, "/precpu_stats/cpu_usage/total_usage");
+    let system_delta =
+        num(s, "/cpu_stats/system_cpu_usage") - num(s, "/precpu_stats/system_cpu_usage");
     let mut online = num(s, "/cpu_stats/online_cpus");
     if online == 0.0 {
         online = s
@@ -150,9 +152,17 @@ pub fn stats_row(id: &str, s: &Value, trunc: bool) -> TValue {
         Some(v) => v.as_f64().unwrap_or(0.0),
         None => num(s, "/memory_stats/stats/inactive_file"),
     };
-    let mem = if inactive < usage { usage - inactive } else { usage };
+    let mem = if inactive < usage {
+        usage - inactive
+    } else {
+        usage
+    };
     let limit = num(s, "/memory_stats/limit");
-    let mem_pct = if limit > 0.0 { mem / limit * 100.0 } else { 0.0 };
+    let mem_pct = if limit > 0.0 {
+        mem / limit * 100.0
+    } else {
+        0.0
+    };
     let (mut rx, mut tx) = (0.0, 0.0);
     if let Some(Value::Object(nets)) = s.get("networks") {
         for n in nets.values() {
@@ -163,25 +173,49 @@ pub fn stats_row(id: &str, s: &Value, trunc: bool) -> TValue {
     let (mut read, mut write) = (0.0, 0.0);
     if let Some(Value::Array(entries)) = s.pointer("/blkio_stats/io_service_bytes_recursive") {
         for e in entries {
-            match e.get("op").and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
+            match e
+                .get("op")
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
                 Some("read") => read += num(e, "/value"),
                 Some("write") => write += num(e, "/value"),
                 _ => {}
             }
         }
     }
-    let name = s.get("name").and_then(Value::as_str).unwrap_or("").trim_start_matches('/');
+    let name = s
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim_start_matches('/');
     let sz = |v: f64| human_size_precision(v, 3);
     object(vec![
-        ("Container", TValue::from(if trunc { short_id(id) } else { id.to_string() })),
-        ("ID", TValue::from(if trunc { short_id(id) } else { id.to_string() })),
+        (
+            "Container",
+            TValue::from(if trunc { short_id(id) } else { id.to_string() }),
+        ),
+        (
+            "ID",
+            TValue::from(if trunc { short_id(id) } else { id.to_string() }),
+        ),
         ("Name", TValue::from(name.to_string())),
         ("CPUPerc", TValue::from(format!("{cpu:.2}%"))),
-        ("MemUsage", TValue::from(format!("{} / {}", bytes_size(mem), bytes_size(limit)))),
+        (
+            "MemUsage",
+            TValue::from(format!("{} / {}", bytes_size(mem), bytes_size(limit))),
+        ),
         ("MemPerc", TValue::from(format!("{mem_pct:.2}%"))),
         ("NetIO", TValue::from(format!("{} / {}", sz(rx), sz(tx)))),
-        ("BlockIO", TValue::from(format!("{} / {}", sz(read), sz(write)))),
-        ("PIDs", TValue::from(format!("{}", num(s, "/pids_stats/current") as i64))),
+        (
+            "BlockIO",
+            TValue::from(format!("{} / {}", sz(read), sz(write))),
+        ),
+        (
+            "PIDs",
+            TValue::from(format!("{}", num(s, "/pids_stats/current") as i64)),
+        ),
     ])
 }
 
@@ -204,7 +238,11 @@ async fn stats_sample(client: &Client, ids: &[String], trunc: bool) -> anyhow::R
     for id in ids {
         let resp = client.stats(id, false).await?;
         let body = berth_client::transport::read_json::<Value>("/stats", resp).await?;
-        let full_id = body.get("id").and_then(Value::as_str).unwrap_or(id).to_string();
+        let full_id = body
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or(id)
+            .to_string();
         rows.push(stats_row(&full_id, &body, trunc));
     }
     Ok(rows)
@@ -243,7 +281,11 @@ pub async fn stats(client: &Client, args: StatsArgs) -> CmdResult {
 pub async fn export(client: &Client, args: ExportArgs) -> CmdResult {
     use std::io::IsTerminal;
     if args.output.is_none() && std::io::stdout().is_terminal() {
-        return Err(StatusError::new(1, "cowardly refusing to save to a terminal. Use the -o flag or redirect").into());
+        return Err(StatusError::new(
+            1,
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+        )
+        .into());
     }
     let resp = client.export_container(&args.container).await?;
     write_download(byte_stream("/export", resp), args.output.as_deref()).await?;
@@ -272,9 +314,16 @@ fn unpack_into(tar_bytes: &[u8], src_base: &str, dest: &Path) -> anyhow::Result<
             dest.join(&path)
         } else {
             let rest = path.strip_prefix(src_base).unwrap_or(&path);
-            if rest.as_os_str().is_empty() { dest.to_path_buf() } else { dest.join(rest) }
+            if rest.as_os_str().is_empty() {
+                dest.to_path_buf()
+            } else {
+                dest.join(rest)
+            }
         };
-        if target.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        if target
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
             anyhow::bail!("invalid path in archive: {}", path.display());
         }
         if let Some(parent) = target.parent() {
@@ -318,7 +367,13 @@ fn tar_local(src: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
     Ok(builder.into_inner()?)
 }
 
-async fn copy_to_container(client: &Client, src: &str, container: &str, dest: &str, archive: bool) -> CmdResult {
+async fn copy_to_container(
+    client: &Client,
+    src: &str,
+    container: &str,
+    dest: &str,
+    archive: bool,
+) -> CmdResult {
     let (dir, name) = match client.get_archive(container, dest).await {
         Ok((Some(stat), _)) if stat.mode & GO_MODE_DIR != 0 => (dest.to_string(), base_name(src)),
         Ok(_) | Err(_) => {
@@ -340,7 +395,9 @@ async fn copy_to_container(client: &Client, src: &str, container: &str, dest: &s
     } else {
         tar_local(Path::new(src), &name)?
     };
-    client.put_archive(container, &dir, full_body(data), archive).await?;
+    client
+        .put_archive(container, &dir, full_body(data), archive)
+        .await?;
     Ok(0)
 }
 
@@ -349,16 +406,28 @@ pub async fn cp(client: &Client, args: CpArgs) -> CmdResult {
     let _ = (args.follow_link, args.quiet);
     match (split_cp_arg(&args.source), split_cp_arg(&args.dest)) {
         (Some((c, src)), None) => copy_from_container(client, c, src, &args.dest).await,
-        (None, Some((c, dest))) => copy_to_container(client, &args.source, c, dest, args.archive).await,
-        (Some(_), Some(_)) => Err(StatusError::new(1, "copying between containers is not supported").into()),
-        (None, None) => Err(StatusError::new(1, "must specify at least one container source").into()),
+        (None, Some((c, dest))) => {
+            copy_to_container(client, &args.source, c, dest, args.archive).await
+        }
+        (Some(_), Some(_)) => {
+            Err(StatusError::new(1, "copying between containers is not supported").into())
+        }
+        (None, None) => {
+            Err(StatusError::new(1, "must specify at least one container source").into())
+        }
     }
 }
 
 /// `berth port`.
 pub async fn port(client: &Client, args: PortArgs) -> CmdResult {
     let info = client.inspect_container(&args.container).await?;
-    let want = args.port.as_ref().map(|p| if p.contains('/') { p.clone() } else { format!("{p}/tcp") });
+    let want = args.port.as_ref().map(|p| {
+        if p.contains('/') {
+            p.clone()
+        } else {
+            format!("{p}/tcp")
+        }
+    });
     let mut keys: Vec<&String> = info.network_settings.ports.keys().collect();
     keys.sort();
     let mut found = false;
@@ -368,7 +437,11 @@ pub async fn port(client: &Client, args: PortArgs) -> CmdResult {
         }
         for b in info.network_settings.ports[key].iter().flatten() {
             found = true;
-            let ip = if b.host_ip.is_empty() { "0.0.0.0" } else { b.host_ip.as_str() };
+            let ip = if b.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                b.host_ip.as_str()
+            };
             if want.is_some() {
                 println!("{ip}:{}", b.host_port);
             } else {
@@ -377,7 +450,15 @@ pub async fn port(client: &Client, args: PortArgs) -> CmdResult {
         }
     }
     if let (Some(p), false) = (&args.port, found) {
-        return Err(StatusError::new(1, format!("Error: No public port '{}' published for {}", want.as_deref().unwrap_or(p), args.container)).into());
+        return Err(StatusError::new(
+            1,
+            format!(
+                "Error: No public port '{}' published for {}",
+                want.as_deref().unwrap_or(p),
+                args.container
+            ),
+        )
+        .into());
     }
     Ok(0)
 }
@@ -450,8 +531,14 @@ mod tests {
         });
         let row = stats_row("0123456789abcdef", &s, true);
         let f = |t: &str| Formatter::new(t).unwrap().render(&row).unwrap();
-        assert_eq!(f("{{.Container}} {{.Name}} {{.CPUPerc}}"), "0123456789ab web 40.00%");
+        assert_eq!(
+            f("{{.Container}} {{.Name}} {{.CPUPerc}}"),
+            "0123456789ab web 40.00%"
+        );
         assert_eq!(f("{{.MemUsage}} {{.MemPerc}}"), "1MiB / 8MiB 12.50%");
-        assert_eq!(f("{{.NetIO}} {{.BlockIO}} {{.PIDs}}"), "1kB / 2kB 4.1kB / 0B 3");
+        assert_eq!(
+            f("{{.NetIO}} {{.BlockIO}} {{.PIDs}}"),
+            "1kB / 2kB 4.1kB / 0B 3"
+        );
     }
 }

@@ -67,7 +67,10 @@ mod tests {
     fn ids_and_tags() {
         assert_eq!(short_id("sha256:0123456789abcdef"), "0123456789ab");
         assert_eq!(short_id("0123456789abcdef"), "0123456789ab");
-        assert_eq!(split_tag("localhost:5000/a/b:t"), ("localhost:5000/a/b", Some("t")));
+        assert_eq!(
+            split_tag("localhost:5000/a/b:t"),
+            ("localhost:5000/a/b", Some("t"))
+        );
         assert_eq!(split_tag("localhost:5000/a"), ("localhost:5000/a", None));
         assert_eq!(with_default_tag("busybox"), "busybox:latest");
         assert_eq!(with_default_tag("busybox:1.36"), "busybox:1.36");
@@ -76,7 +79,10 @@ mod tests {
 
     #[test]
     fn command_column_like_docker_ps() {
-        assert_eq!(go_quote(&ellipsis("sh -c 'while true; do sleep 1; done'", 20)), "\"sh -c 'while true; …\"");
+        assert_eq!(
+            go_quote(&ellipsis("sh -c 'while true; do sleep 1; done'", 20)),
+            "\"sh -c 'while true; …\""
+        );
         assert_eq!(go_quote(&ellipsis("top", 20)), "\"top\"");
     }
 }

@@ -43,7 +43,11 @@ pub fn plain_line(m: &JsonMessage) -> Option<String> {
         return Some(s.clone());
     }
     let status = m.status.as_deref()?;
-    if m.progress.is_some() || m.progress_detail.as_ref().is_some_and(|d| d.total.is_some()) {
+    if m.progress.is_some()
+        || m.progress_detail
+            .as_ref()
+            .is_some_and(|d| d.total.is_some())
+    {
         return None;
     }
     Some(match &m.id {
@@ -64,10 +68,15 @@ where
         Sink::Stderr => ProgressDrawTarget::stderr(),
     });
     let mut bars: HashMap<String, ProgressBar> = HashMap::new();
-    let style = ProgressStyle::with_template("{prefix}: {msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template("{prefix}: {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
     while let Some(message) = stream.next().await {
         let m = message?;
-        if let Some(err) = m.error.clone().or_else(|| m.error_detail.as_ref().map(|d| d.message.clone())) {
+        if let Some(err) = m
+            .error
+            .clone()
+            .or_else(|| m.error_detail.as_ref().map(|d| d.message.clone()))
+        {
             for bar in bars.values() {
                 bar.abandon();
             }
@@ -111,13 +120,24 @@ mod tests {
 
     #[test]
     fn plain_lines_like_docker_without_a_terminal() {
-        let m: JsonMessage = serde_json::from_str(r#"{"status":"Pulling fs layer","id":"abc"}"#).unwrap();
+        let m: JsonMessage =
+            serde_json::from_str(r#"{"status":"Pulling fs layer","id":"abc"}"#).unwrap();
         assert_eq!(plain_line(&m).as_deref(), Some("abc: Pulling fs layer\n"));
         let m: JsonMessage = serde_json::from_str(r#"{"status":"Downloading","progressDetail":{"current":1,"total":2},"progress":"[=>  ]","id":"abc"}"#).unwrap();
         assert_eq!(plain_line(&m), None);
-        let m: JsonMessage = serde_json::from_str(r#"{"stream":"Loaded image: busybox:latest\n"}"#).unwrap();
-        assert_eq!(plain_line(&m).as_deref(), Some("Loaded image: busybox:latest\n"));
-        let m: JsonMessage = serde_json::from_str(r#"{"status":"Status: Downloaded newer image for busybox:latest"}"#).unwrap();
-        assert_eq!(plain_line(&m).as_deref(), Some("Status: Downloaded newer image for busybox:latest\n"));
+        let m: JsonMessage =
+            serde_json::from_str(r#"{"stream":"Loaded image: busybox:latest\n"}"#).unwrap();
+        assert_eq!(
+            plain_line(&m).as_deref(),
+            Some("Loaded image: busybox:latest\n")
+        );
+        let m: JsonMessage = serde_json::from_str(
+            r#"{"status":"Status: Downloaded newer image for busybox:latest"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            plain_line(&m).as_deref(),
+            Some("Status: Downloaded newer image for busybox:latest\n")
+        );
     }
 }

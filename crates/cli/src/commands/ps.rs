@@ -51,7 +51,11 @@ pub fn format_ports(ports: &[PortSummary]) -> String {
     let mut items: Vec<String> = ports
         .iter()
         .map(|p| {
-            let kind = if p.kind.is_empty() { "tcp" } else { p.kind.as_str() };
+            let kind = if p.kind.is_empty() {
+                "tcp"
+            } else {
+                p.kind.as_str()
+            };
             match (p.ip.as_deref(), p.public_port) {
                 (Some(ip), Some(public)) if public != 0 => {
                     format!("{ip}:{public}->{}/{kind}", p.private_port)
@@ -85,7 +89,11 @@ pub fn row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
     } else {
         c.image.clone()
     };
-    let command = if trunc { ellipsis(&c.command, 20) } else { c.command.clone() };
+    let command = if trunc {
+        ellipsis(&c.command, 20)
+    } else {
+        c.command.clone()
+    };
     let names: Vec<String> = c
         .names
         .iter()
@@ -106,10 +114,19 @@ pub fn row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
     let mounts: Vec<String> = c
         .mounts
         .iter()
-        .map(|m| if m.name.is_empty() { m.source.clone() } else { m.name.clone() })
+        .map(|m| {
+            if m.name.is_empty() {
+                m.source.clone()
+            } else {
+                m.name.clone()
+            }
+        })
         .collect();
-    let labels: std::collections::HashMap<String, Value> =
-        c.labels.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))).collect();
+    let labels: std::collections::HashMap<String, Value> = c
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+        .collect();
     object(vec![
         ("ID", Value::from(id)),
         ("Image", Value::from(image)),
@@ -124,8 +141,26 @@ pub fn row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
         ("Labels", Value::from(join_map(&c.labels))),
         ("LabelMap", Value::Object(labels)),
         ("Mounts", Value::from(mounts.join(","))),
-        ("Networks", Value::from(networks.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","))),
-        ("LocalVolumes", Value::from(c.mounts.iter().filter(|m| m.kind == "volume").count().to_string())),
+        (
+            "Networks",
+            Value::from(
+                networks
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        ),
+        (
+            "LocalVolumes",
+            Value::from(
+                c.mounts
+                    .iter()
+                    .filter(|m| m.kind == "volume")
+                    .count()
+                    .to_string(),
+            ),
+        ),
     ])
 }
 
@@ -163,7 +198,11 @@ fn choose_format(args: &PsArgs) -> String {
 /// `berth ps`.
 pub async fn ps(client: &Client, args: PsArgs) -> CmdResult {
     let filters = parse_filters(&args.filters).map_err(|e| StatusError::new(125, e))?;
-    let limit = if args.latest { Some(1) } else { (args.last > 0).then_some(args.last) };
+    let limit = if args.latest {
+        Some(1)
+    } else {
+        (args.last > 0).then_some(args.last)
+    };
     let format = choose_format(&args);
     let formatter = Formatter::new(&format).map_err(|e| StatusError::new(125, e.to_string()))?;
     let opts = ListContainers {
@@ -174,7 +213,10 @@ pub async fn ps(client: &Client, args: PsArgs) -> CmdResult {
     };
     let containers = client.list_containers(&opts).await?;
     let now = chrono::Utc::now().timestamp();
-    let rows: Vec<Value> = containers.iter().map(|c| row(c, !args.no_trunc, now)).collect();
+    let rows: Vec<Value> = containers
+        .iter()
+        .map(|c| row(c, !args.no_trunc, now))
+        .collect();
     let text = formatter.render_rows(Some(&header()), &rows)?;
     print!("{text}");
     Ok(0)
@@ -200,7 +242,9 @@ mod tests {
     #[test]
     fn default_table_matches_docker_layout() {
         let f = Formatter::new(DEFAULT_FORMAT).unwrap();
-        let got = f.render_rows(Some(&header()), &[row(&sample(), true, 1003)]).unwrap();
+        let got = f
+            .render_rows(Some(&header()), &[row(&sample(), true, 1003)])
+            .unwrap();
         let want = "CONTAINER ID   IMAGE     COMMAND                  CREATED         STATUS         PORTS                  NAMES\n\
                     4f6a0a9e2c3b   busybox   \"sh -c 'while true; …\"   3 seconds ago   Up 3 seconds   0.0.0.0:8080->80/tcp   web\n";
         assert_eq!(got, want);

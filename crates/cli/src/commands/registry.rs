@@ -81,7 +81,9 @@ pub fn registry_of(name: &str) -> String {
 
 fn server_key(server: Option<&str>) -> String {
     match server {
-        None | Some("docker.io") | Some("index.docker.io") | Some("registry-1.docker.io") => DOCKER_HUB.to_string(),
+        None | Some("docker.io") | Some("index.docker.io") | Some("registry-1.docker.io") => {
+            DOCKER_HUB.to_string()
+        }
         Some(s) => s
             .trim_start_matches("https://")
             .trim_start_matches("http://")
@@ -130,7 +132,11 @@ pub async fn login(client: &Client, args: LoginArgs) -> CmdResult {
         prompt("Password: ")?
     };
     if username.is_empty() || password.is_empty() {
-        return Err(StatusError::new(1, "Error: Cannot perform an interactive login from a non TTY device").into());
+        return Err(StatusError::new(
+            1,
+            "Error: Cannot perform an interactive login from a non TTY device",
+        )
+        .into());
     }
     client
         .auth(&json!({"username": username, "password": password, "serveraddress": server}))

@@ -204,7 +204,12 @@ pub struct CreateOpts {
     #[arg(short = 'q', long)]
     pub quiet: bool,
     /// The image, then the command and its arguments.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "IMAGE [COMMAND] [ARG...]"
+    )]
     pub args: Vec<String>,
 }
 
@@ -242,8 +247,14 @@ fn parse_restart(policy: &str) -> Result<RestartPolicy, String> {
         None => (policy, None),
     };
     let maximum_retry_count = match (name, count) {
-        ("on-failure", Some(c)) => Some(c.parse::<i64>().map_err(|_| format!("invalid restart policy format: maximum retry count must be an integer"))?),
-        (_, Some(_)) => return Err(format!("invalid restart policy format: {policy}: maximum retry count can only be used with 'on-failure'")),
+        ("on-failure", Some(c)) => Some(c.parse::<i64>().map_err(|_| {
+            "invalid restart policy format: maximum retry count must be an integer".to_string()
+        })?),
+        (_, Some(_)) => {
+            return Err(format!(
+                "invalid restart policy format: {policy}: maximum retry count can only be used with 'on-failure'"
+            ));
+        }
         _ => None,
     };
     match name {
@@ -251,7 +262,9 @@ fn parse_restart(policy: &str) -> Result<RestartPolicy, String> {
             name: Some(if name.is_empty() { "no" } else { name }.to_string()),
             maximum_retry_count,
         }),
-        _ => Err(format!("invalid restart policy format: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'")),
+        _ => Err(format!(
+            "invalid restart policy format: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+        )),
     }
 }
 
@@ -332,7 +345,10 @@ fn healthcheck(opts: &CreateOpts) -> Result<Option<HealthConfig>, String> {
 }
 
 /// Builds the create body from the flags; `attach` says which streams `run` attaches.
-pub fn build_create_body(opts: &CreateOpts, attach: [bool; 3]) -> Result<ContainerCreateBody, String> {
+pub fn build_create_body(
+    opts: &CreateOpts,
+    attach: [bool; 3],
+) -> Result<ContainerCreateBody, String> {
     let (image, cmd) = opts
         .args
         .split_first()
@@ -352,10 +368,18 @@ pub fn build_create_body(opts: &CreateOpts, attach: [bool; 3]) -> Result<Contain
     for p in &opts.publish {
         let (port, binding) = parse_publish(p)?;
         exposed.insert(port.clone(), EmptyObject {});
-        bindings.entry(port).or_default().get_or_insert_with(Vec::new).push(binding);
+        bindings
+            .entry(port)
+            .or_default()
+            .get_or_insert_with(Vec::new)
+            .push(binding);
     }
     for e in &opts.expose {
-        let port = if e.contains('/') { e.clone() } else { format!("{e}/tcp") };
+        let port = if e.contains('/') {
+            e.clone()
+        } else {
+            format!("{e}/tcp")
+        };
         exposed.insert(port, EmptyObject {});
     }
     let tmpfs: HashMap<String, String> = opts
@@ -403,7 +427,11 @@ pub fn build_create_body(opts: &CreateOpts, attach: [bool; 3]) -> Result<Contain
         port_bindings: (!bindings.is_empty()).then_some(bindings),
         restart_policy: Some(parse_restart(&opts.restart)?),
         auto_remove: Some(opts.rm),
-        console_size: opts.tty.then(crate::terminal::window_size).flatten().map(|(h, w)| vec![u32::from(h), u32::from(w)]),
+        console_size: opts
+            .tty
+            .then(crate::terminal::window_size)
+            .flatten()
+            .map(|(h, w)| vec![u32::from(h), u32::from(w)]),
         cap_add: none_if_empty(opts.cap_add.clone()),
         cap_drop: none_if_empty(opts.cap_drop.clone()),
         dns: none_if_empty(opts.dns.clone()),
@@ -446,7 +474,11 @@ fn is_missing_image(e: &ClientError) -> bool {
 }
 
 /// Creates the container, pulling the image first when `--pull` asks or it is missing; prints warnings.
-async fn create_container(client: &Client, opts: &CreateOpts, body: &ContainerCreateBody) -> anyhow::Result<String> {
+async fn create_container(
+    client: &Client,
+    opts: &CreateOpts,
+    body: &ContainerCreateBody,
+) -> anyhow::Result<String> {
     let image = opts.args.first().cloned().unwrap_or_default();
     if opts.pull == "always" {
         transfer::pull_for_run(client, &image, opts.platform.as_deref(), opts.quiet).await?;
@@ -455,7 +487,10 @@ async fn create_container(client: &Client, opts: &CreateOpts, body: &ContainerCr
     let platform = opts.platform.as_deref();
     let created = match client.create_container(body, name, platform).await {
         Err(e) if is_missing_image(&e) && opts.pull == "missing" => {
-            eprintln!("Unable to find image '{}' locally", with_default_tag(&image));
+            eprintln!(
+                "Unable to find image '{}' locally",
+                with_default_tag(&image)
+            );
             transfer::pull_for_run(client, &image, platform, opts.quiet).await?;
             client.create_container(body, name, platform).await?
         }
@@ -470,7 +505,9 @@ async fn create_container(client: &Client, opts: &CreateOpts, body: &ContainerCr
 fn check_pull_policy(opts: &CreateOpts) -> Result<(), String> {
     match opts.pull.as_str() {
         "always" | "missing" | "never" => Ok(()),
-        other => Err(format!("invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\"")),
+        other => Err(format!(
+            "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
+        )),
     }
 }
 
@@ -478,7 +515,8 @@ fn check_pull_policy(opts: &CreateOpts) -> Result<(), String> {
 pub async fn create(client: &Client, args: CreateArgs) -> CmdResult {
     let opts = &args.create;
     check_pull_policy(opts).map_err(|e| StatusError::new(125, e))?;
-    let body = build_create_body(opts, [opts.interactive, true, true]).map_err(|e| StatusError::new(125, e))?;
+    let body = build_create_body(opts, [opts.interactive, true, true])
+        .map_err(|e| StatusError::new(125, e))?;
     let id = create_container(client, opts, &body).await?;
     println!("{id}");
     Ok(0)
@@ -486,7 +524,9 @@ pub async fn create(client: &Client, args: CreateArgs) -> CmdResult {
 
 /// Docker's exit code for a failed start: 127 when the command is missing, 126 when it cannot be run, else 125.
 pub fn start_failure_code(message: &str) -> i32 {
-    if message.contains("executable file not found") || message.contains("no such file or directory") {
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+    {
         127
     } else if message.contains("permission denied") || message.contains("exec format error") {
         126
@@ -497,7 +537,11 @@ pub fn start_failure_code(message: &str) -> i32 {
 
 fn run_error(e: anyhow::Error, code: i32) -> anyhow::Error {
     let text = crate::exit::describe_any(&e);
-    StatusError::new(code, format!("berth: {text}\n\nRun 'berth run --help' for more information")).into()
+    StatusError::new(
+        code,
+        format!("berth: {text}\n\nRun 'berth run --help' for more information"),
+    )
+    .into()
 }
 
 /// `berth run`.
@@ -506,7 +550,8 @@ pub async fn run(client: Arc<Client>, args: RunArgs) -> CmdResult {
     check_pull_policy(opts).map_err(|e| StatusError::new(125, e))?;
     let detach_keys = parse_detach_keys(args.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))
         .map_err(|e| StatusError::new(125, e))?;
-    let wants = |s: &str| args.attach.is_empty() || args.attach.iter().any(|a| a.eq_ignore_ascii_case(s));
+    let wants =
+        |s: &str| args.attach.is_empty() || args.attach.iter().any(|a| a.eq_ignore_ascii_case(s));
     let attach = if args.detach {
         [false, false, false]
     } else {
@@ -517,13 +562,10 @@ pub async fn run(client: Arc<Client>, args: RunArgs) -> CmdResult {
         .await
         .map_err(|e| run_error(e, 125))?;
     if args.detach {
-        client
-            .start_container(&id)
-            .await
-            .map_err(|e| {
-                let code = start_failure_code(&e.to_string());
-                run_error(e.into(), code)
-            })?;
+        client.start_container(&id).await.map_err(|e| {
+            let code = start_failure_code(&e.to_string());
+            run_error(e.into(), code)
+        })?;
         println!("{id}");
         return Ok(0);
     }
@@ -547,7 +589,12 @@ async fn run_attached(
             logs: false,
             detach_keys: None,
         };
-        Some(client.attach_container(id, &query).await.map_err(|e| run_error(e.into(), 125))?)
+        Some(
+            client
+                .attach_container(id, &query)
+                .await
+                .map_err(|e| run_error(e.into(), 125))?,
+        )
     } else {
         None
     };
@@ -574,7 +621,11 @@ async fn run_attached(
             let session = SessionOptions {
                 tty: opts.tty,
                 stdin: attach[0],
-                detach_keys: if opts.tty && attach[0] { detach_keys } else { Vec::new() },
+                detach_keys: if opts.tty && attach[0] {
+                    detach_keys
+                } else {
+                    Vec::new()
+                },
             };
             crate::stdio::run_session(s, session).await
         }
@@ -586,7 +637,10 @@ async fn run_attached(
     if end == SessionEnd::Detached {
         return Ok(0);
     }
-    let status = wait.result().await.context("waiting for the container")
+    let status = wait
+        .result()
+        .await
+        .context("waiting for the container")
         .map_err(|e| StatusError::new(125, describe_wait(&e)))?;
     if let Some(err) = status.error {
         eprintln!("berth: {}", err.message);
@@ -620,12 +674,57 @@ mod tests {
     #[test]
     fn maps_flags_to_the_create_body() {
         let b = body(&[
-            "--name", "web", "-e", "A=1", "-w", "/srv", "-u", "nobody", "-l", "x=y", "--restart", "on-failure:3",
-            "-m", "64m", "--memory-swap", "-1", "--cpus", "1.5", "--pids-limit", "100", "--ulimit", "nofile=10:20",
-            "--cap-add", "NET_ADMIN", "--read-only", "--tmpfs", "/run:size=1m", "-v", "/h:/c:ro", "-v", "/anon",
-            "--init", "--stop-signal", "SIGINT", "--stop-timeout", "3", "--network", "none", "-h", "box",
-            "--health-cmd", "true", "--health-interval", "5s", "-p", "8080:80", "--entrypoint", "/bin/sh",
-            "busybox", "-c", "echo hi",
+            "--name",
+            "web",
+            "-e",
+            "A=1",
+            "-w",
+            "/srv",
+            "-u",
+            "nobody",
+            "-l",
+            "x=y",
+            "--restart",
+            "on-failure:3",
+            "-m",
+            "64m",
+            "--memory-swap",
+            "-1",
+            "--cpus",
+            "1.5",
+            "--pids-limit",
+            "100",
+            "--ulimit",
+            "nofile=10:20",
+            "--cap-add",
+            "NET_ADMIN",
+            "--read-only",
+            "--tmpfs",
+            "/run:size=1m",
+            "-v",
+            "/h:/c:ro",
+            "-v",
+            "/anon",
+            "--init",
+            "--stop-signal",
+            "SIGINT",
+            "--stop-timeout",
+            "3",
+            "--network",
+            "none",
+            "-h",
+            "box",
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "5s",
+            "-p",
+            "8080:80",
+            "--entrypoint",
+            "/bin/sh",
+            "busybox",
+            "-c",
+            "echo hi",
         ]);
         let c = &b.config;
         assert_eq!(c.image.as_deref(), Some("busybox"));
@@ -635,15 +734,24 @@ mod tests {
         assert_eq!(c.hostname.as_deref(), Some("box"));
         assert_eq!(c.labels.as_ref().unwrap()["x"], "y");
         assert!(c.volumes.as_ref().unwrap().contains_key("/anon"));
-        assert_eq!(c.healthcheck.as_ref().unwrap().test.as_deref().unwrap(), ["CMD-SHELL", "true"]);
-        assert_eq!(c.healthcheck.as_ref().unwrap().interval, Some(5_000_000_000));
+        assert_eq!(
+            c.healthcheck.as_ref().unwrap().test.as_deref().unwrap(),
+            ["CMD-SHELL", "true"]
+        );
+        assert_eq!(
+            c.healthcheck.as_ref().unwrap().interval,
+            Some(5_000_000_000)
+        );
         let h = b.host_config.unwrap();
         assert_eq!(h.resources.memory, Some(64 << 20));
         assert_eq!(h.resources.memory_swap, Some(-1));
         assert_eq!(h.resources.nano_cpus, Some(1_500_000_000));
         assert_eq!(h.resources.pids_limit, Some(100));
         assert_eq!(h.resources.ulimits.as_ref().unwrap()[0].hard, 20);
-        assert_eq!(h.restart_policy.as_ref().unwrap().maximum_retry_count, Some(3));
+        assert_eq!(
+            h.restart_policy.as_ref().unwrap().maximum_retry_count,
+            Some(3)
+        );
         assert_eq!(h.binds.as_deref().unwrap(), ["/h:/c:ro"]);
         assert_eq!(h.tmpfs.as_ref().unwrap()["/run"], "size=1m");
         assert_eq!(h.network_mode.as_deref(), Some("none"));
@@ -664,7 +772,10 @@ mod tests {
 
     #[test]
     fn start_failure_codes() {
-        assert_eq!(start_failure_code("exec: \"nope\": executable file not found in $PATH"), 127);
+        assert_eq!(
+            start_failure_code("exec: \"nope\": executable file not found in $PATH"),
+            127
+        );
         assert_eq!(start_failure_code("exec: \"/etc\": permission denied"), 126);
         assert_eq!(start_failure_code("something else"), 125);
     }

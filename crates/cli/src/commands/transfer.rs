@@ -116,14 +116,23 @@ pub async fn load(client: &Client, args: LoadArgs) -> CmdResult {
     }
     let body = upload_body(args.input.as_deref()).await?;
     let resp = client.load_images(body, args.quiet).await?;
-    progress::display(json_stream::<JsonMessage>("/images/load", resp), Sink::Stdout, false).await?;
+    progress::display(
+        json_stream::<JsonMessage>("/images/load", resp),
+        Sink::Stdout,
+        false,
+    )
+    .await?;
     Ok(0)
 }
 
 /// `berth save`.
 pub async fn save(client: &Client, args: SaveArgs) -> CmdResult {
     if args.output.is_none() && std::io::stdout().is_terminal() {
-        return Err(StatusError::new(1, "cowardly refusing to save to a terminal. Use the -o flag or redirect").into());
+        return Err(StatusError::new(
+            1,
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+        )
+        .into());
     }
     let resp = client.save_images(&args.images).await?;
     write_download(byte_stream("/images/get", resp), args.output.as_deref()).await?;
@@ -139,9 +148,12 @@ pub async fn write_download(
     match output {
         Some(path) => {
             let tmp = path.with_extension("berth-tmp");
-            let mut file = tokio::fs::File::create(&tmp)
-                .await
-                .map_err(|e| StatusError::new(1, format!("failed to save: open {}: {}", path.display(), io_reason(&e))))?;
+            let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| {
+                StatusError::new(
+                    1,
+                    format!("failed to save: open {}: {}", path.display(), io_reason(&e)),
+                )
+            })?;
             let result: anyhow::Result<()> = async {
                 while let Some(chunk) = stream.next().await {
                     file.write_all(&chunk?).await?;
@@ -214,11 +226,23 @@ fn pull_target(image: &str) -> (String, String) {
 }
 
 /// Pulls for `run`/`create` (progress on stderr), returning the daemon's error as is.
-pub async fn pull_for_run(client: &Client, image: &str, platform: Option<&str>, quiet: bool) -> anyhow::Result<()> {
+pub async fn pull_for_run(
+    client: &Client,
+    image: &str,
+    platform: Option<&str>,
+    quiet: bool,
+) -> anyhow::Result<()> {
     let (name, tag) = pull_target(image);
     let auth = registry_auth_for(&name);
-    let resp = client.pull_image(&name, &tag, platform, auth.as_deref()).await?;
-    progress::display(json_stream::<JsonMessage>("/images/create", resp), Sink::Stderr, quiet).await
+    let resp = client
+        .pull_image(&name, &tag, platform, auth.as_deref())
+        .await?;
+    progress::display(
+        json_stream::<JsonMessage>("/images/create", resp),
+        Sink::Stderr,
+        quiet,
+    )
+    .await
 }
 
 /// `berth pull`.
@@ -229,7 +253,12 @@ pub async fn pull(client: &Client, args: PullArgs) -> CmdResult {
     let resp = client
         .pull_image(&name, &tag, args.platform.as_deref(), auth.as_deref())
         .await?;
-    progress::display(json_stream::<JsonMessage>("/images/create", resp), Sink::Stdout, args.quiet).await?;
+    progress::display(
+        json_stream::<JsonMessage>("/images/create", resp),
+        Sink::Stdout,
+        args.quiet,
+    )
+    .await?;
     if args.quiet {
         println!("{}", crate::commands::names::with_default_tag(&args.image));
     }
@@ -239,9 +268,18 @@ pub async fn pull(client: &Client, args: PullArgs) -> CmdResult {
 /// `berth push`.
 pub async fn push(client: &Client, args: PushArgs) -> CmdResult {
     let (name, tag) = split_tag(&args.image);
-    let tag = if args.all_tags { None } else { Some(tag.unwrap_or("latest")) };
+    let tag = if args.all_tags {
+        None
+    } else {
+        Some(tag.unwrap_or("latest"))
+    };
     let auth = registry_auth_for(name);
     let resp = client.push_image(name, tag, auth.as_deref()).await?;
-    progress::display(json_stream::<JsonMessage>("/images/push", resp), Sink::Stdout, args.quiet).await?;
+    progress::display(
+        json_stream::<JsonMessage>("/images/push", resp),
+        Sink::Stdout,
+        args.quiet,
+    )
+    .await?;
     Ok(0)
 }

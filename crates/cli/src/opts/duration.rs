@@ -31,7 +31,11 @@ pub fn parse_go_duration(input: &str) -> Result<i64, String> {
             "m" => 60e9,
             "h" => 3600e9,
             "" => return Err(format!("time: missing unit in duration \"{input}\"")),
-            unit => return Err(format!("time: unknown unit \"{unit}\" in duration \"{input}\"")),
+            unit => {
+                return Err(format!(
+                    "time: unknown unit \"{unit}\" in duration \"{input}\""
+                ));
+            }
         };
         total += value * scale;
         rest = &after[unit_end..];
@@ -56,15 +60,20 @@ pub fn parse_timestamp(input: &str, now: chrono::DateTime<chrono::Utc>) -> Resul
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(input) {
         return Ok(format_unix(t.with_timezone(&chrono::Utc)));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(input, fmt) {
             return Ok(format_unix(t.and_utc()));
         }
     }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(input, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(format_unix(t.and_utc()));
-        }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(input, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(format_unix(t.and_utc()));
     }
     Err(format!(
         "failed to parse value as time or duration: \"{input}\""
@@ -74,7 +83,6 @@ pub fn parse_timestamp(input: &str, now: chrono::DateTime<chrono::Utc>) -> Resul
 fn format_unix(t: chrono::DateTime<chrono::Utc>) -> String {
     format!("{}.{:09}", t.timestamp(), t.timestamp_subsec_nanos())
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -103,7 +111,10 @@ mod tests {
             parse_timestamp("2026-11-23T11:00:00Z", now).unwrap(),
             "1795431600.000000000"
         );
-        assert_eq!(parse_timestamp("2026-11-23", now).unwrap(), "1795392000.000000000");
+        assert_eq!(
+            parse_timestamp("2026-11-23", now).unwrap(),
+            "1795392000.000000000"
+        );
         assert!(parse_timestamp("yesterday", now).is_err());
     }
 }

@@ -91,7 +91,10 @@ mod tests {
     #[test]
     fn bare_env_flag_reads_our_environment() {
         assert_eq!(resolve_env("A=b", lookup).as_deref(), Some("A=b"));
-        assert_eq!(resolve_env("HOME_X", lookup).as_deref(), Some("HOME_X=/root"));
+        assert_eq!(
+            resolve_env("HOME_X", lookup).as_deref(),
+            Some("HOME_X=/root")
+        );
         assert_eq!(resolve_env("NOPE", lookup), None);
     }
 

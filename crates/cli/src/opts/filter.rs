@@ -33,8 +33,12 @@ mod tests {
 
     #[test]
     fn groups_filters_by_key() {
-        let f = parse_filters(&["status=running".into(), "status=exited".into(), "label=a=b".into()])
-            .unwrap();
+        let f = parse_filters(&[
+            "status=running".into(),
+            "status=exited".into(),
+            "label=a=b".into(),
+        ])
+        .unwrap();
         assert_eq!(f["status"], ["running", "exited"]);
         assert_eq!(f["label"], ["a=b"]);
         assert_eq!(

@@ -25,7 +25,10 @@ pub fn parse_mount(spec: &str) -> Result<Mount, String> {
             Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim())),
             None => (field.trim().to_ascii_lowercase(), None),
         };
-        let need = |v: Option<&str>| v.map(str::to_string).ok_or_else(|| format!("invalid field '{field}' must be a key=value pair"));
+        let need = |v: Option<&str>| {
+            v.map(str::to_string)
+                .ok_or_else(|| format!("invalid field '{field}' must be a key=value pair"))
+        };
         match key.as_str() {
             "type" => {
                 kind = Some(match need(value)?.as_str() {
@@ -76,7 +79,8 @@ pub fn parse_mount(spec: &str) -> Result<Mount, String> {
                 has_tmpfs = true;
                 let v = need(value)?;
                 tmpfs.mode = Some(
-                    u32::from_str_radix(&v, 8).map_err(|_| format!("invalid value for {key}: {v}"))?,
+                    u32::from_str_radix(&v, 8)
+                        .map_err(|_| format!("invalid value for {key}: {v}"))?,
                 );
             }
             _ => return Err(format!("unexpected key '{key}' in '{field}'")),
@@ -87,7 +91,10 @@ pub fn parse_mount(spec: &str) -> Result<Mount, String> {
         return Err("target is required".to_string());
     }
     let wrong = |opt: &str, _want: &str| {
-        Err(format!("cannot mix '{opt}*' options with mount type '{}'", type_name(kind)))
+        Err(format!(
+            "cannot mix '{opt}*' options with mount type '{}'",
+            type_name(kind)
+        ))
     };
     if has_bind && kind != MountType::Bind {
         return wrong("bind-", "bind");
@@ -125,10 +132,17 @@ mod tests {
 
     #[test]
     fn bind_mount() {
-        let m = parse_mount("type=bind,source=/srv,target=/data,readonly,bind-propagation=rshared").unwrap();
+        let m = parse_mount("type=bind,source=/srv,target=/data,readonly,bind-propagation=rshared")
+            .unwrap();
         assert_eq!(m.kind, MountType::Bind);
-        assert_eq!((m.source.as_str(), m.target.as_str(), m.read_only), ("/srv", "/data", true));
-        assert_eq!(m.bind_options.unwrap().propagation.as_deref(), Some("rshared"));
+        assert_eq!(
+            (m.source.as_str(), m.target.as_str(), m.read_only),
+            ("/srv", "/data", true)
+        );
+        assert_eq!(
+            m.bind_options.unwrap().propagation.as_deref(),
+            Some("rshared")
+        );
     }
 
     #[test]
@@ -145,12 +159,18 @@ mod tests {
 
     #[test]
     fn mount_errors() {
-        assert_eq!(parse_mount("type=bind,source=/a").unwrap_err(), "target is required");
+        assert_eq!(
+            parse_mount("type=bind,source=/a").unwrap_err(),
+            "target is required"
+        );
         assert_eq!(
             parse_mount("type=bind,target=/a").unwrap_err(),
             "source is required when specifying bind mounts"
         );
-        assert_eq!(parse_mount("type=nfs,target=/a").unwrap_err(), "invalid mount type: nfs");
+        assert_eq!(
+            parse_mount("type=nfs,target=/a").unwrap_err(),
+            "invalid mount type: nfs"
+        );
         assert_eq!(
             parse_mount("type=tmpfs,target=/a,bind-propagation=shared").unwrap_err(),
             "cannot mix 'bind-*' options with mount type 'tmpfs'"

@@ -67,10 +67,16 @@ mod tests {
     #[test]
     fn rejects_with_go_units_message() {
         assert_eq!(parse_ram_size("x"), Err("invalid size: 'x'".to_string()));
-        assert_eq!(parse_ram_size("10x"), Err("invalid size: '10x'".to_string()));
+        assert_eq!(
+            parse_ram_size("10x"),
+            Err("invalid size: '10x'".to_string())
+        );
         assert_eq!(parse_ram_size(""), Err("invalid size: ''".to_string()));
         assert_eq!(parse_ram_size("-1"), Err("invalid size: '-1'".to_string()));
-        assert_eq!(parse_ram_size("1gg"), Err("invalid size: '1gg'".to_string()));
+        assert_eq!(
+            parse_ram_size("1gg"),
+            Err("invalid size: '1gg'".to_string())
+        );
         assert_eq!(parse_swap_size("-1"), Ok(-1));
     }
 }

@@ -3,8 +3,21 @@
 use berth_api::config::Ulimit;
 
 const NAMES: &[&str] = &[
-    "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc",
-    "rss", "rtprio", "rttime", "sigpending", "stack",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
 ];
 
 /// Parses one `--ulimit` value with go-units' error texts.
@@ -56,8 +69,14 @@ mod tests {
 
     #[test]
     fn rejects_like_go_units() {
-        assert_eq!(parse_ulimit("nofile").unwrap_err(), "invalid ulimit argument: nofile");
-        assert_eq!(parse_ulimit("foo=1").unwrap_err(), "invalid ulimit type: foo");
+        assert_eq!(
+            parse_ulimit("nofile").unwrap_err(),
+            "invalid ulimit argument: nofile"
+        );
+        assert_eq!(
+            parse_ulimit("foo=1").unwrap_err(),
+            "invalid ulimit type: foo"
+        );
         assert_eq!(
             parse_ulimit("nofile=2:1").unwrap_err(),
             "ulimit soft limit must be less than or equal to hard limit: 2 > 1"

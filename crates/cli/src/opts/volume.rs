@@ -44,10 +44,10 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
             "invalid volume specification: '{spec}': invalid mount config for type \"bind\": invalid mount path: '{target}' mount path must be absolute"
         ));
     }
-    if let Some(mode) = mode {
-        if mode.split(',').any(|m| !MODES.contains(&m)) {
-            return Err(format!("invalid mode: {mode}"));
-        }
+    if let Some(mode) = mode
+        && mode.split(',').any(|m| !MODES.contains(&m))
+    {
+        return Err(format!("invalid mode: {mode}"));
     }
     Ok(VolumeSpec::Bind(spec.to_string()))
 }
@@ -59,16 +59,32 @@ mod tests {
     #[test]
     fn binds_and_anonymous() {
         assert_eq!(parse_volume("/h:/c"), Ok(VolumeSpec::Bind("/h:/c".into())));
-        assert_eq!(parse_volume("/h:/c:ro"), Ok(VolumeSpec::Bind("/h:/c:ro".into())));
-        assert_eq!(parse_volume("data:/c:ro,z"), Ok(VolumeSpec::Bind("data:/c:ro,z".into())));
+        assert_eq!(
+            parse_volume("/h:/c:ro"),
+            Ok(VolumeSpec::Bind("/h:/c:ro".into()))
+        );
+        assert_eq!(
+            parse_volume("data:/c:ro,z"),
+            Ok(VolumeSpec::Bind("data:/c:ro,z".into()))
+        );
         assert_eq!(parse_volume("/c"), Ok(VolumeSpec::Anonymous("/c".into())));
     }
 
     #[test]
     fn rejects_bad_specs() {
-        assert_eq!(parse_volume("/h:/c:bogus").unwrap_err(), "invalid mode: bogus");
-        assert!(parse_volume("/h:rel").unwrap_err().contains("mount path must be absolute"));
-        assert_eq!(parse_volume("rel").unwrap_err(), "invalid volume specification: 'rel'");
+        assert_eq!(
+            parse_volume("/h:/c:bogus").unwrap_err(),
+            "invalid mode: bogus"
+        );
+        assert!(
+            parse_volume("/h:rel")
+                .unwrap_err()
+                .contains("mount path must be absolute")
+        );
+        assert_eq!(
+            parse_volume("rel").unwrap_err(),
+            "invalid volume specification: 'rel'"
+        );
         assert!(parse_volume("a:b:c:d").is_err());
         assert!(parse_volume(":/c").is_err());
     }

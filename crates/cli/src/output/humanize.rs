@@ -98,7 +98,10 @@ mod tests {
     #[test]
     fn durations_match_go_units() {
         let d = |s| human_duration(Duration::from_secs(s));
-        assert_eq!(human_duration(Duration::from_millis(200)), "Less than a second");
+        assert_eq!(
+            human_duration(Duration::from_millis(200)),
+            "Less than a second"
+        );
         assert_eq!(d(1), "1 second");
         assert_eq!(d(3), "3 seconds");
         assert_eq!(d(59), "59 seconds");

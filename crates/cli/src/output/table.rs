@@ -7,10 +7,7 @@ pub fn align_tabs(text: &str) -> String {
 
 /// [`align_tabs`] with another minimum cell width (`docker top` uses 20).
 pub fn align_tabs_min(text: &str, min_width: usize) -> String {
-    let rows: Vec<Vec<&str>> = text
-        .lines()
-        .map(|l| l.split('\t').collect())
-        .collect();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0usize; columns];
     for row in &rows {

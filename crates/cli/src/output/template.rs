@@ -58,7 +58,9 @@ pub fn value_to_json(v: &Value) -> serde_json::Value {
         },
         Value::Array(a) => serde_json::Value::Array(a.iter().map(value_to_json).collect()),
         Value::Object(o) | Value::Map(o) => serde_json::Value::Object(
-            o.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect(),
+            o.iter()
+                .map(|(k, v)| (k.clone(), value_to_json(v)))
+                .collect(),
         ),
     }
 }
@@ -96,16 +98,22 @@ fn func_split(args: &[Value]) -> Result<Value, FuncError> {
     let s = text(arg(args, 0, "split", 2)?);
     let sep = text(arg(args, 1, "split", 2)?);
     Ok(Value::Array(
-        s.split(sep.as_str()).map(|p| Value::String(p.to_string())).collect(),
+        s.split(sep.as_str())
+            .map(|p| Value::String(p.to_string()))
+            .collect(),
     ))
 }
 
 fn func_upper(args: &[Value]) -> Result<Value, FuncError> {
-    Ok(Value::String(text(arg(args, 0, "upper", 1)?).to_uppercase()))
+    Ok(Value::String(
+        text(arg(args, 0, "upper", 1)?).to_uppercase(),
+    ))
 }
 
 fn func_lower(args: &[Value]) -> Result<Value, FuncError> {
-    Ok(Value::String(text(arg(args, 0, "lower", 1)?).to_lowercase()))
+    Ok(Value::String(
+        text(arg(args, 0, "lower", 1)?).to_lowercase(),
+    ))
 }
 
 fn func_title(args: &[Value]) -> Result<Value, FuncError> {
@@ -140,7 +148,12 @@ fn func_pad(args: &[Value]) -> Result<Value, FuncError> {
     };
     let left = count(arg(args, 1, "pad", 3)?);
     let right = count(arg(args, 2, "pad", 3)?);
-    Ok(Value::String(format!("{}{}{}", " ".repeat(left), s, " ".repeat(right))))
+    Ok(Value::String(format!(
+        "{}{}{}",
+        " ".repeat(left),
+        s,
+        " ".repeat(right)
+    )))
 }
 
 fn func_println(args: &[Value]) -> Result<Value, FuncError> {
@@ -188,13 +201,15 @@ impl Formatter {
     }
 
     /// Renders rows (one line each); for tables, a header row rendered from `header` first and columns aligned.
-    pub fn render_rows(&self, header: Option<&Value>, rows: &[Value]) -> Result<String, TemplateError> {
+    pub fn render_rows(
+        &self,
+        header: Option<&Value>,
+        rows: &[Value],
+    ) -> Result<String, TemplateError> {
         let mut out = String::new();
-        if self.table {
-            if let Some(h) = header {
-                out.push_str(&self.render(h)?);
-                out.push('\n');
-            }
+        if let (true, Some(h)) = (self.table, header) {
+            out.push_str(&self.render(h)?);
+            out.push('\n');
         }
         for row in rows {
             out.push_str(&self.render(row)?);
@@ -206,7 +221,12 @@ impl Formatter {
 
 /// Builds a template object from `(field, value)` pairs.
 pub fn object(fields: Vec<(&str, Value)>) -> Value {
-    Value::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -242,8 +262,14 @@ mod tests {
     #[test]
     fn table_prefix_prints_aligned_header() {
         let f = Formatter::new("table {{.ID}}\\t{{.Status}}").unwrap();
-        let header = object(vec![("ID", Value::from("CONTAINER ID")), ("Status", Value::from("STATUS"))]);
-        let row = object(vec![("ID", Value::from("abc")), ("Status", Value::from("Up 3 seconds"))]);
+        let header = object(vec![
+            ("ID", Value::from("CONTAINER ID")),
+            ("Status", Value::from("STATUS")),
+        ]);
+        let row = object(vec![
+            ("ID", Value::from("abc")),
+            ("Status", Value::from("Up 3 seconds")),
+        ]);
         let got = f.render_rows(Some(&header), &[row]).unwrap();
         assert_eq!(got, "CONTAINER ID   STATUS\nabc            Up 3 seconds\n");
     }

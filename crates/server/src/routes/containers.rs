@@ -18,7 +18,6 @@ use berth_api::stats::StatsOptions;
 use berth_api::{ApiError, Backend, StreamKind};
 use futures_util::StreamExt;
 use http::{HeaderValue, StatusCode};
-use hyper::upgrade::OnUpgrade;
 
 use crate::body::{byte_stream, json_body, json_body_or_default};
 use crate::error::HttpResult;
@@ -26,7 +25,7 @@ use crate::framing::{
     bytes_response, encode_log_record, json_line, json_stream_response, stream_content_type,
     streaming_response,
 };
-use crate::hijack::{hijack, wants_upgrade};
+use crate::hijack::Hijack;
 use crate::params::Params;
 use crate::routes::system::timestamp_param;
 use crate::versioning::RequestedVersion;
@@ -193,10 +192,10 @@ pub async fn attach<B: Backend>(
         stderr: params.bool("stderr")?,
         detach_keys: params.string("detachKeys"),
     };
-    let upgrade_asked = wants_upgrade(req.headers());
-    let on_upgrade = req.extensions_mut().remove::<OnUpgrade>();
+    let hijack =
+        Hijack::from_request(&mut req, version).with_detach_keys(opts.detach_keys.as_deref())?;
     let streams = b.container_attach(&id, opts).await?;
-    Ok(hijack(version, upgrade_asked, on_upgrade, streams))
+    Ok(hijack.respond(streams))
 }
 
 /// `GET /containers/{id}/logs`: framed (or raw with a TTY) records, timestamps added here.

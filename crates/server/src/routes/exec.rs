@@ -8,11 +8,10 @@ use axum::response::IntoResponse;
 use berth_api::exec::{ExecCreateBody, ExecStartBody};
 use berth_api::{ApiError, Backend};
 use http::StatusCode;
-use hyper::upgrade::OnUpgrade;
 
 use crate::body::{json_body, json_body_or_default};
 use crate::error::HttpResult;
-use crate::hijack::{hijack, wants_upgrade};
+use crate::hijack::Hijack;
 use crate::params::Params;
 use crate::routes::containers::resize_options;
 use crate::versioning::RequestedVersion;
@@ -31,19 +30,26 @@ pub async fn create<B: Backend>(
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
-/// `POST /exec/{id}/start`: 200 when detached, otherwise the connection is hijacked like attach.
+/// `POST /exec/{id}/start`: 200 when detached, otherwise the connection is hijacked like attach, with the
+/// detach keys the exec was created with.
 pub async fn start<B: Backend>(
     State(b): State<Arc<B>>,
     Path(id): Path<String>,
     version: RequestedVersion,
     mut req: Request,
 ) -> HttpResult {
-    let upgrade_asked = wants_upgrade(req.headers());
-    let on_upgrade = req.extensions_mut().remove::<OnUpgrade>();
+    let hijack = Hijack::from_request(&mut req, version);
     let body: ExecStartBody = json_body_or_default(req.into_body()).await?;
+    let detached = body.detach;
+    let hijack = if detached {
+        hijack
+    } else {
+        let keys = b.exec_inspect(&id).await?.detach_keys;
+        hijack.with_detach_keys(Some(&keys))?
+    };
     match b.exec_start(&id, body).await? {
         None => Ok(StatusCode::OK.into_response()),
-        Some(streams) => Ok(hijack(version, upgrade_asked, on_upgrade, streams)),
+        Some(streams) => Ok(hijack.respond(streams)),
     }
 }
 

@@ -32,6 +32,8 @@ pub struct FakeBackend {
     pub calls: Mutex<Vec<String>>,
     /// Set to true by tests to finish pending waits.
     pub wait_release: watch::Sender<bool>,
+    /// Whether the last exec created asked for stdin.
+    pub exec_stdin: Mutex<bool>,
 }
 
 impl Default for FakeBackend {
@@ -39,6 +41,7 @@ impl Default for FakeBackend {
         FakeBackend {
             calls: Mutex::new(Vec::new()),
             wait_release: watch::channel(false).0,
+            exec_stdin: Mutex::new(true),
         }
     }
 }
@@ -496,6 +499,7 @@ impl ContainerBackend for FakeBackend {
 impl ExecBackend for FakeBackend {
     async fn exec_create(&self, container: &str, body: ExecCreateBody) -> ApiResult<IdResponse> {
         self.record(format!("exec_create {container} {:?}", body.cmd));
+        *self.exec_stdin.lock().unwrap() = body.attach_stdin.unwrap_or(false);
         resolve(container)?;
         Ok(IdResponse { id: "exec1".into() })
     }
@@ -509,7 +513,8 @@ impl ExecBackend for FakeBackend {
         if id != "exec1" {
             return Err(ApiError::no_such_exec(id));
         }
-        Ok((!body.detach).then(|| echo_session(true, body.tty)))
+        let stdin = *self.exec_stdin.lock().unwrap();
+        Ok((!body.detach).then(|| echo_session(stdin, body.tty)))
     }
 
     async fn exec_inspect(&self, id: &str) -> ApiResult<ExecInspect> {
