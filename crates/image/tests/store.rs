@@ -1149,64 +1149,6 @@ fn diff_of_a_replaced_directory_is_opaque() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn crates_keep_their_allowed_dependencies() {
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let deps = |pkg: &str| -> Vec<String> {
-        meta["packages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == pkg)
-            .unwrap()["dependencies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|d| d["kind"].is_null())
-            .map(|d| d["name"].as_str().unwrap().to_string())
-            .collect()
-    };
-    for d in deps("berth-oci") {
-        assert!(
-            [
-                "oci-spec",
-                "serde",
-                "serde_json",
-                "sha2",
-                "hex",
-                "thiserror"
-            ]
-            .contains(&d.as_str()),
-            "berth-oci must stay pure, found {d}"
-        );
-    }
-    for d in deps("berth-image") {
-        assert!(
-            !d.starts_with("berth-") || d == "berth-oci",
-            "berth-image may depend only on berth-oci among berth crates, found {d}"
-        );
-        assert!(
-            !["tokio", "hyper", "axum"].contains(&d.as_str()),
-            "berth-image is synchronous, found {d}"
-        );
-    }
-}
 
 #[test]
 fn rootfs_size_counts_written_bytes() -> Result<()> {

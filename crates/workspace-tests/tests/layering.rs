@@ -73,6 +73,15 @@ fn forbidden_external() -> Vec<(&'static str, &'static str, &'static str)> {
     for dep in ["axum", "hyper", "reqwest"] {
         rules.push(("berth-api", dep, "the API models are pure data"));
     }
+    for dep in [
+        "nix", "libc", "tokio", "rusqlite", "reqwest", "hyper", "axum",
+    ] {
+        rules.push((
+            "berth-oci",
+            dep,
+            "the formats crate is pure: no I/O, no syscalls",
+        ));
+    }
     rules
 }
 

@@ -377,7 +377,7 @@ pub fn event_line(e: &Event) -> String {
         e.time_nano / 1_000_000_000,
         (e.time_nano % 1_000_000_000) as u32,
     )
-    .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.9f%:z").to_string())
+    .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string())
     .unwrap_or_default();
     let mut attrs: Vec<String> = e
         .actor
@@ -441,7 +441,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             event_line(&e),
-            "2023-11-14T22:13:20.123456789+00:00 container start abc (image=busybox, name=x)"
+            "2023-11-14T22:13:20.123456789Z container start abc (image=busybox, name=x)"
         );
     }
 }
