@@ -5,7 +5,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "berthd", version, about = "The berth daemon: the Docker Engine API on a unix socket")]
+#[command(
+    name = "berthd",
+    version,
+    about = "The berth daemon: the Docker Engine API on a unix socket"
+)]
 struct Flags {
     /// Socket to listen on (unix:///path).
     #[arg(short = 'H', long = "host")]
@@ -70,23 +74,39 @@ impl Options {
             Err(e) => return Err(anyhow::anyhow!("{}: {e}", flags.config_file.display())),
         };
         if file.log_driver.as_deref().is_some_and(|d| d != "json-file") {
-            anyhow::bail!("log-driver {:?} is not supported (only json-file)", file.log_driver);
+            anyhow::bail!(
+                "log-driver {:?} is not supported (only json-file)",
+                file.log_driver
+            );
         }
         let _ = (file.live_restore, file.default_ulimits);
-        let exec_root = flags.exec_root.or(file.exec_root).unwrap_or_else(|| PathBuf::from("/run/berth"));
+        let exec_root = flags
+            .exec_root
+            .or(file.exec_root)
+            .unwrap_or_else(|| PathBuf::from("/run/berth"));
         let host = flags.host.or_else(|| file.hosts.first().cloned());
         let socket = match host {
             Some(h) => PathBuf::from(
-                h.strip_prefix("unix://").ok_or_else(|| anyhow::anyhow!("only unix:// hosts are supported: {h}"))?,
+                h.strip_prefix("unix://")
+                    .ok_or_else(|| anyhow::anyhow!("only unix:// hosts are supported: {h}"))?,
             ),
             None => PathBuf::from("/run/berth/berth.sock"),
         };
         Ok(Options {
             socket,
-            data_root: flags.data_root.or(file.data_root).unwrap_or_else(|| PathBuf::from("/var/lib/berth")),
-            pidfile: flags.pidfile.or(file.pidfile).unwrap_or_else(|| exec_root.join("berthd.pid")),
+            data_root: flags
+                .data_root
+                .or(file.data_root)
+                .unwrap_or_else(|| PathBuf::from("/var/lib/berth")),
+            pidfile: flags
+                .pidfile
+                .or(file.pidfile)
+                .unwrap_or_else(|| exec_root.join("berthd.pid")),
             exec_root,
-            log_level: flags.log_level.or(file.log_level).unwrap_or_else(|| "info".into()),
+            log_level: flags
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".into()),
             log_opts: file.log_opts,
         })
     }

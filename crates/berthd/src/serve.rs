@@ -12,13 +12,18 @@ use tokio::signal::unix::{SignalKind, signal};
 pub fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Runs the daemon until a stop signal.
 pub async fn run(opts: Options) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&opts.exec_root).with_context(|| format!("creating {}", opts.exec_root.display()))?;
-    std::fs::create_dir_all(&opts.data_root).with_context(|| format!("creating {}", opts.data_root.display()))?;
+    std::fs::create_dir_all(&opts.exec_root)
+        .with_context(|| format!("creating {}", opts.exec_root.display()))?;
+    std::fs::create_dir_all(&opts.data_root)
+        .with_context(|| format!("creating {}", opts.data_root.display()))?;
     std::fs::write(&opts.pidfile, std::process::id().to_string())
         .with_context(|| format!("writing {}", opts.pidfile.display()))?;
     let mut cfg = EngineConfig::new(opts.data_root.clone(), opts.exec_root.clone());
@@ -49,7 +54,8 @@ fn bind(path: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {
         anyhow::bail!("{} is in use by another daemon", path.display());
     }
     let _ = std::fs::remove_file(path);
-    let listener = tokio::net::UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+    let listener = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("binding {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     Ok(listener)
 }

@@ -198,11 +198,7 @@ enum SystemCmd {
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { 125 } else { 0 };
-            let _ = e.print();
-            return code;
-        }
+        Err(e) => return usage_error(&e),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -227,6 +223,17 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     };
     runtime.shutdown_background();
     code
+}
+
+/// Prints a clap error the way Docker treats usage problems: help output exits 0, bad usage exits 125.
+fn usage_error(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        print!("{}", e.render());
+        return 0;
+    }
+    let _ = e.print();
+    if e.use_stderr() { 125 } else { 0 }
 }
 
 async fn run_cli(cli: Cli) -> CmdResult {

@@ -437,3 +437,379 @@ fn ps_images_and_inspect_match_the_docker_cli() {
     };
     assert_eq!(header(&ours), header(&theirs));
 }
+
+#[test]
+fn copy_both_ways_and_diff() {
+    if !root_or_skip() {
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox();
+    assert_ok(
+        &d.berth(&[
+            "run",
+            "-d",
+            "--name",
+            "e2e-cp",
+            "--network",
+            "none",
+            "busybox",
+            "sleep",
+            "300",
+        ]),
+        "run -d",
+    );
+    let local = d.dir.path().join("hello.txt");
+    std::fs::write(&local, "hello\n").unwrap();
+    assert_ok(
+        &d.berth(&["cp", local.to_str().unwrap(), "e2e-cp:/tmp/"]),
+        "cp to container",
+    );
+    let out = d.berth(&["exec", "e2e-cp", "cat", "/tmp/hello.txt"]);
+    assert_eq!(text(&out.stdout), "hello\n");
+    let back = d.dir.path().join("passwd.copy");
+    assert_ok(
+        &d.berth(&["cp", "e2e-cp:/etc/passwd", back.to_str().unwrap()]),
+        "cp from container",
+    );
+    assert!(
+        std::fs::read_to_string(&back)
+            .unwrap()
+            .starts_with("root:x:0:0:")
+    );
+    let out = d.berth(&["diff", "e2e-cp"]);
+    assert_ok(&out, "diff");
+    assert_eq!(
+        text(&out.stdout),
+        text(&d.docker(&["diff", "e2e-cp"]).stdout)
+    );
+    assert!(
+        text(&out.stdout).contains("A /tmp/hello.txt"),
+        "{}",
+        text(&out.stdout)
+    );
+    let ours = d.berth(&["top", "e2e-cp"]);
+    assert_ok(&ours, "top");
+    assert_eq!(
+        text(&ours.stdout),
+        text(&d.docker(&["top", "e2e-cp"]).stdout)
+    );
+}
+
+#[test]
+fn image_tag_save_load_rmi_commit() {
+    if !root_or_skip() {
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox();
+    assert_ok(&d.berth(&["tag", "busybox", "e2e/bb:v1"]), "tag");
+    let tar = d.dir.path().join("save.tar");
+    assert_ok(
+        &d.berth(&["save", "-o", tar.to_str().unwrap(), "e2e/bb:v1"]),
+        "save",
+    );
+    let out = d.berth(&["rmi", "e2e/bb:v1"]);
+    assert_ok(&out, "rmi");
+    assert_eq!(text(&out.stdout), "Untagged: e2e/bb:v1\n");
+    let out = d.berth(&["load", "-i", tar.to_str().unwrap()]);
+    assert_ok(&out, "load");
+    assert_eq!(text(&out.stdout), "Loaded image: e2e/bb:v1\n");
+    assert_ok(
+        &d.berth(&[
+            "run",
+            "--name",
+            "e2e-commit",
+            "--network",
+            "none",
+            "busybox",
+            "touch",
+            "/marker",
+        ]),
+        "run",
+    );
+    let out = d.berth(&[
+        "commit",
+        "-m",
+        "msg",
+        "-c",
+        "ENV X=1",
+        "e2e-commit",
+        "e2e/committed:1",
+    ]);
+    assert_ok(&out, "commit");
+    assert!(
+        text(&out.stdout).starts_with("sha256:"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = d.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "e2e/committed:1",
+        "sh",
+        "-c",
+        "ls /marker && echo $X",
+    ]);
+    assert_eq!(
+        text(&out.stdout),
+        "/marker\n1\n",
+        "stderr={}",
+        text(&out.stderr)
+    );
+    let out = d.berth(&["rmi", "nope-e2e:latest"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("Error response from daemon: No such image: nope-e2e:latest"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn wait_kill_logs_follow_and_prune() {
+    if !root_or_skip() {
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox();
+    assert_ok(
+        &d.berth(&[
+            "run",
+            "-d",
+            "--name",
+            "e2e-lf",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "for i in 1 2 3; do echo $i; sleep 0.2; done; exit 4",
+        ]),
+        "run -d",
+    );
+    let out = d.berth(&["logs", "-f", "e2e-lf"]);
+    assert_ok(&out, "logs -f");
+    assert_eq!(text(&out.stdout), "1\n2\n3\n");
+    let out = d.berth(&["wait", "e2e-lf"]);
+    assert_eq!(text(&out.stdout), "4\n");
+    assert_ok(
+        &d.berth(&[
+            "run",
+            "-d",
+            "--name",
+            "e2e-kill",
+            "--network",
+            "none",
+            "busybox",
+            "sleep",
+            "300",
+        ]),
+        "run -d",
+    );
+    assert_ok(&d.berth(&["kill", "e2e-kill"]), "kill");
+    let out = d.berth(&["wait", "e2e-kill"]);
+    assert_eq!(text(&out.stdout), "137\n");
+    let out = d.berth(&["container", "prune", "-f"]);
+    assert_ok(&out, "container prune");
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("Deleted Containers:\n"), "{stdout}");
+    assert!(
+        stdout.ends_with("Total reclaimed space: 0B\n")
+            || stdout.contains("Total reclaimed space:"),
+        "{stdout}"
+    );
+    assert_eq!(text(&d.berth(&["ps", "-aq"]).stdout), "");
+}
+
+#[test]
+fn exec_pipes_stdin_and_attach_proxies_signals() {
+    if !root_or_skip() {
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox();
+    assert_ok(
+        &d.berth(&[
+            "run",
+            "-d",
+            "--name",
+            "e2e-sig",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 9' TERM; while true; do sleep 0.1; done",
+        ]),
+        "run -d",
+    );
+    let out = d.berth_with_stdin(
+        &["exec", "-i", "e2e-sig", "tr", "a-z", "A-Z"],
+        Some(b"shout\n"),
+    );
+    assert_ok(&out, "exec -i");
+    assert_eq!(text(&out.stdout), "SHOUT\n");
+    let child = Command::new(berth_bin())
+        .env("BERTH_HOST", d.host())
+        .args(["attach", "e2e-sig"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(9), "stderr={}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "got-term\n");
+}
+
+#[test]
+fn events_stream_until_a_deadline() {
+    if !root_or_skip() {
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox();
+    let since = chrono::Utc::now().timestamp().to_string();
+    assert_ok(
+        &d.berth(&[
+            "run",
+            "--rm",
+            "--name",
+            "e2e-ev",
+            "--network",
+            "none",
+            "busybox",
+            "true",
+        ]),
+        "run",
+    );
+    let until = (chrono::Utc::now().timestamp() + 1).to_string();
+    let args = [
+        "events",
+        "--since",
+        since.as_str(),
+        "--until",
+        until.as_str(),
+        "--filter",
+        "container=e2e-ev",
+        "--filter",
+        "type=container",
+        "--format",
+        "{{.Action}}",
+    ];
+    let ours = d.berth(&args);
+    assert_ok(&ours, "events");
+    let actions = text(&ours.stdout);
+    assert!(
+        actions.starts_with("create\n") && actions.contains("start\n") && actions.contains("die\n"),
+        "{actions}"
+    );
+    let theirs = d.docker(&args);
+    assert_eq!(actions, text(&theirs.stdout));
+}
+
+#[test]
+fn command_problems_exit_126_and_127() {
+    if !root_or_skip() {
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox();
+    let out = d.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "nonexistent-cmd",
+    ]);
+    assert_eq!(out.status.code(), Some(127), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("executable file not found"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = d.berth(&["run", "--rm", "--network", "none", "busybox", "/etc"]);
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&d.berth(&["ps", "-aq"]).stdout),
+        "",
+        "--rm leaves no container after a failed start"
+    );
+    assert_ok(
+        &d.berth(&[
+            "run",
+            "-d",
+            "--name",
+            "e2e-x",
+            "--network",
+            "none",
+            "busybox",
+            "sleep",
+            "300",
+        ]),
+        "run -d",
+    );
+    let out = d.berth(&["exec", "e2e-x", "nonexistent-cmd"]);
+    assert_eq!(out.status.code(), Some(127), "{}", text(&out.stderr));
+    let out = d.berth(&["exec", "e2e-x", "/etc"]);
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
+}
+
+#[test]
+fn api_version_from_the_environment_skips_negotiation() {
+    if !root_or_skip() {
+        return;
+    }
+    let d = Daemon::start();
+    let run = |version: &str| {
+        run_with_stdin(
+            Command::new(berth_bin())
+                .env("BERTH_HOST", d.host())
+                .env("BERTH_API_VERSION", version)
+                .args(["ps", "-q"]),
+            None,
+        )
+    };
+    let out = run("1.99");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "Error response from daemon: client version 1.99 is too new. Maximum supported API version is 1.51\n"
+    );
+    assert_ok(&run("1.24"), "ps with API 1.24");
+}
+
+#[test]
+fn logout_edits_docker_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"auths":{"localhost:5000":{"auth":"dTpw"}},"other":1}"#,
+    )
+    .unwrap();
+    let out = run_with_stdin(
+        Command::new(berth_bin())
+            .env("DOCKER_CONFIG", dir.path())
+            .args(["logout", "localhost:5000"]),
+        None,
+    );
+    assert_ok(&out, "logout");
+    assert_eq!(
+        text(&out.stdout),
+        "Removing login credentials for localhost:5000\n"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    assert_eq!(v["auths"], serde_json::json!({}));
+    assert_eq!(v["other"], 1);
+}

@@ -22,8 +22,15 @@ const GO_MODE_SYMLINK: u32 = 1 << 27;
 /// symlinks of intermediate components within the root; the last component is not followed.
 pub fn resolve_in_root(root: &Path, path: &str) -> PathBuf {
     let mut parts: Vec<std::ffi::OsString> = Vec::new();
-    let mut pending: Vec<std::ffi::OsString> =
-        Path::new(path).components().rev().filter_map(|c| match c { Component::Normal(n) => Some(n.to_owned()), Component::ParentDir => Some("..".into()), _ => None }).collect();
+    let mut pending: Vec<std::ffi::OsString> = Path::new(path)
+        .components()
+        .rev()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_owned()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
     let mut hops = 0;
     while let Some(part) = pending.pop() {
         if part == ".." {
@@ -41,7 +48,11 @@ pub fn resolve_in_root(root: &Path, path: &str) -> PathBuf {
                 }
                 let comps: Vec<std::ffi::OsString> = target
                     .components()
-                    .filter_map(|c| match c { Component::Normal(n) => Some(n.to_owned()), Component::ParentDir => Some("..".into()), _ => None })
+                    .filter_map(|c| match c {
+                        Component::Normal(n) => Some(n.to_owned()),
+                        Component::ParentDir => Some("..".into()),
+                        _ => None,
+                    })
                     .collect();
                 pending.extend(comps.into_iter().rev());
             }
@@ -60,14 +71,27 @@ fn stat_of(host: &Path, name: &str) -> std::io::Result<PathStat> {
     let mut link_target = String::new();
     if m.file_type().is_symlink() {
         mode |= GO_MODE_SYMLINK;
-        link_target = std::fs::read_link(host).map(|p| p.display().to_string()).unwrap_or_default();
+        link_target = std::fs::read_link(host)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
     }
-    let mtime = chrono::DateTime::from_timestamp(m.mtime(), m.mtime_nsec() as u32).unwrap_or_default().to_rfc3339();
-    Ok(PathStat { name: name.to_string(), size: m.len() as i64, mode, mtime, link_target })
+    let mtime = chrono::DateTime::from_timestamp(m.mtime(), m.mtime_nsec() as u32)
+        .unwrap_or_default()
+        .to_rfc3339();
+    Ok(PathStat {
+        name: name.to_string(),
+        size: m.len() as i64,
+        mode,
+        mtime,
+        link_target,
+    })
 }
 
 fn base_name(path: &str) -> String {
-    Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "/".into())
+    Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "/".into())
 }
 
 /// A writer that sends what it gets as stream chunks (for tar producers in blocking tasks).
@@ -120,11 +144,17 @@ pub fn stream_reader(mut stream: ByteStream) -> impl Read + Send + 'static {
             }
         }
     });
-    ChannelReader { rx, current: Bytes::new() }
+    ChannelReader {
+        rx,
+        current: Bytes::new(),
+    }
 }
 
 /// Runs a tar producer in a blocking task; the returned stream carries its output.
-pub(crate) fn produce(f: impl FnOnce(&mut ChannelWriter) -> std::io::Result<()> + Send + 'static, after: impl FnOnce() + Send + 'static) -> ByteStream {
+pub(crate) fn produce(
+    f: impl FnOnce(&mut ChannelWriter) -> std::io::Result<()> + Send + 'static,
+    after: impl FnOnce() + Send + 'static,
+) -> ByteStream {
     let (tx, rx) = mpsc::channel(16);
     tokio::task::spawn_blocking(move || {
         let mut w = ChannelWriter { tx: tx.clone() };
@@ -144,7 +174,11 @@ impl Engine {
         if rec.state.status.is_live() {
             return Ok((rootfs, false));
         }
-        let path = self.inner.images.mount_rootfs(&rec.snapshot_key, &c.dir).await?;
+        let path = self
+            .inner
+            .images
+            .mount_rootfs(&rec.snapshot_key, &c.dir)
+            .await?;
         Ok((path, true))
     }
 
@@ -187,7 +221,11 @@ impl Engine {
         let host = resolve_in_root(&root, path);
         let r = stat_of(&host, &base_name(path));
         self.release_later(&c, mounted)();
-        r.map_err(|_| ApiError::not_found(format!("Could not find the file {path} in container {name}")))
+        r.map_err(|_| {
+            ApiError::not_found(format!(
+                "Could not find the file {path} in container {name}"
+            ))
+        })
     }
 
     /// GET archive: a tar of the path (a file, or a directory with its contents).
@@ -200,7 +238,9 @@ impl Engine {
             Ok(s) => s,
             Err(_) => {
                 self.release_later(&c, mounted)();
-                return Err(ApiError::not_found(format!("Could not find the file {path} in container {name}")));
+                return Err(ApiError::not_found(format!(
+                    "Could not find the file {path} in container {name}"
+                )));
             }
         };
         let release = self.release_later(&c, mounted);
@@ -221,22 +261,35 @@ impl Engine {
     }
 
     /// PUT archive: extracts a tar into a directory of the container.
-    pub async fn put_archive(&self, name: &str, opts: PutArchiveOptions, tar: ByteStream) -> ApiResult<()> {
+    pub async fn put_archive(
+        &self,
+        name: &str,
+        opts: PutArchiveOptions,
+        tar: ByteStream,
+    ) -> ApiResult<()> {
         let c = self.lookup(name)?;
         let (root, mounted) = self.rootfs_for_io(&c).await?;
         let dest = resolve_in_root(&root, &opts.path);
         let release = self.release_later(&c, mounted);
-        let is_dir = std::fs::metadata(&dest).map(|m| m.is_dir()).unwrap_or(false);
+        let is_dir = std::fs::metadata(&dest)
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
         if !is_dir {
             release();
-            return Err(ApiError::not_found(format!("Could not find the file {} in container {name}", opts.path)));
+            return Err(ApiError::not_found(format!(
+                "Could not find the file {} in container {name}",
+                opts.path
+            )));
         }
         let reader = stream_reader(tar);
-        let result = tokio::task::spawn_blocking(move || berth_image::apply::apply_tar(reader, &dest))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let result =
+            tokio::task::spawn_blocking(move || berth_image::apply::apply_tar(reader, &dest))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
         release();
-        result.map(|_| ()).map_err(|e| ApiError::invalid(format!("extracting the archive: {e}")))
+        result
+            .map(|_| ())
+            .map_err(|e| ApiError::invalid(format!("extracting the archive: {e}")))
     }
 
     /// `docker diff`: changes of the writable layer against the image.
@@ -244,7 +297,13 @@ impl Engine {
         let c = self.lookup(name)?;
         let key = c.lock().await.snapshot_key.clone();
         let changes = self.inner.images.changes(&key).await?;
-        Ok(changes.into_iter().map(|ch| FilesystemChange { path: ch.path, kind: ch.kind.code() }).collect())
+        Ok(changes
+            .into_iter()
+            .map(|ch| FilesystemChange {
+                path: ch.path,
+                kind: ch.kind.code(),
+            })
+            .collect())
     }
 }
 
@@ -259,7 +318,10 @@ mod tests {
         std::fs::create_dir_all(root.join("etc"))?;
         std::os::unix::fs::symlink("/etc", root.join("link"))?;
         std::os::unix::fs::symlink("../../../..", root.join("up"))?;
-        assert_eq!(resolve_in_root(root, "/link/passwd"), root.join("etc/passwd"));
+        assert_eq!(
+            resolve_in_root(root, "/link/passwd"),
+            root.join("etc/passwd")
+        );
         assert_eq!(resolve_in_root(root, "/up/etc"), root.join("etc"));
         assert_eq!(resolve_in_root(root, "/../../x"), root.join("x"));
         assert_eq!(resolve_in_root(root, "/link"), root.join("link"));

@@ -28,7 +28,12 @@ impl PendingAttach {
 }
 
 /// Makes the server's half (AttachedStreams) and our half.
-pub fn channels(stdin: bool, stdout: bool, stderr: bool, tty: bool) -> (AttachedStreams, PendingAttach) {
+pub fn channels(
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    tty: bool,
+) -> (AttachedStreams, PendingAttach) {
     let (out_tx, out_rx) = mpsc::channel(64);
     let (in_tx, in_rx) = if stdin {
         let (t, r) = mpsc::channel(16);
@@ -37,8 +42,17 @@ pub fn channels(stdin: bool, stdout: bool, stderr: bool, tty: bool) -> (Attached
         (None, None)
     };
     (
-        AttachedStreams { stdin: in_tx, output: receiver_stream(out_rx), tty },
-        PendingAttach { stdin: in_rx, stdout, stderr, out: out_tx },
+        AttachedStreams {
+            stdin: in_tx,
+            output: receiver_stream(out_rx),
+            tty,
+        },
+        PendingAttach {
+            stdin: in_rx,
+            stdout,
+            stderr,
+            out: out_tx,
+        },
     )
 }
 
@@ -79,7 +93,11 @@ pub fn pump(
         while let Ok(Some(frame)) = output.next().await {
             match frame {
                 Frame::Output(kind, data) => {
-                    let kind = if kind == 2 { StreamKind::Stderr } else { StreamKind::Stdout };
+                    let kind = if kind == 2 {
+                        StreamKind::Stderr
+                    } else {
+                        StreamKind::Stdout
+                    };
                     if out.send(OutputChunk { kind, data }).await.is_err() {
                         break;
                     }
@@ -105,14 +123,21 @@ impl Engine {
         match rec.state.status {
             // `docker start -a` attaches first, then starts: the attach waits for the start.
             Status::Created | Status::Exited | Status::Restarting if opts.stream => {
-                c.pending.lock().map_err(|_| ApiError::internal("attach list poisoned"))?.push(pending);
+                c.pending
+                    .lock()
+                    .map_err(|_| ApiError::internal("attach list poisoned"))?
+                    .push(pending);
             }
             Status::Running | Status::Paused => {
                 connect(&self.shim(&rec.id), pending)
                     .await
                     .map_err(|e| ApiError::new(e.kind(), format!("attaching: {e}")))?;
             }
-            s => return Err(ApiError::conflict(format!("You cannot attach to a container in state {s}"))),
+            s => {
+                return Err(ApiError::conflict(format!(
+                    "You cannot attach to a container in state {s}"
+                )));
+            }
         }
         self.emit_container("attach", &rec, Default::default());
         Ok(streams)

@@ -2,14 +2,19 @@
 //! operation.
 
 use crate::Engine;
-use berth_api::backend::{ContainerBackend, EventsBackend, ExecBackend, ImageBackend, SystemBackend};
+use berth_api::backend::{
+    ContainerBackend, EventsBackend, ExecBackend, ImageBackend, SystemBackend,
+};
 use berth_api::config::{ContainerConfig, ContainerCreateBody};
 use berth_api::container::*;
 use berth_api::exec::{ExecCreateBody, ExecInspect, ExecStartBody};
 use berth_api::image::*;
 use berth_api::stats::{ContainerStats, StatsOptions};
 use berth_api::system::{Event, EventsOptions, SystemInfo, SystemVersion};
-use berth_api::{ApiError, ApiResult, AttachedStreams, BoxStream, ByteStream, Filters, JsonMessage, LogStream, WaitFuture};
+use berth_api::{
+    ApiError, ApiResult, AttachedStreams, BoxStream, ByteStream, Filters, JsonMessage, LogStream,
+    WaitFuture,
+};
 
 impl SystemBackend for Engine {
     async fn version(&self) -> ApiResult<SystemVersion> {
@@ -37,8 +42,12 @@ impl EventsBackend for Engine {
                 }
             }
             let deadline = until_nanos.map(|u| {
-                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() as i64;
-                tokio::time::Instant::now() + std::time::Duration::from_nanos(u.saturating_sub(now).max(0) as u64)
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_nanos() as i64;
+                tokio::time::Instant::now()
+                    + std::time::Duration::from_nanos(u.saturating_sub(now).max(0) as u64)
             });
             loop {
                 let next = async {
@@ -66,7 +75,11 @@ impl EventsBackend for Engine {
 }
 
 impl ContainerBackend for Engine {
-    async fn container_create(&self, opts: CreateOptions, body: ContainerCreateBody) -> ApiResult<CreateResponse> {
+    async fn container_create(
+        &self,
+        opts: CreateOptions,
+        body: ContainerCreateBody,
+    ) -> ApiResult<CreateResponse> {
         self.create(opts, body).await
     }
 
@@ -74,7 +87,11 @@ impl ContainerBackend for Engine {
         self.list(opts).await
     }
 
-    async fn container_inspect(&self, id: &str, opts: InspectOptions) -> ApiResult<ContainerInspect> {
+    async fn container_inspect(
+        &self,
+        id: &str,
+        opts: InspectOptions,
+    ) -> ApiResult<ContainerInspect> {
         self.inspect(id, opts).await
     }
 
@@ -114,7 +131,11 @@ impl ContainerBackend for Engine {
         self.top(id, opts).await
     }
 
-    async fn container_stats(&self, id: &str, opts: StatsOptions) -> ApiResult<BoxStream<ContainerStats>> {
+    async fn container_stats(
+        &self,
+        id: &str,
+        opts: StatsOptions,
+    ) -> ApiResult<BoxStream<ContainerStats>> {
         self.stats(id, opts).await
     }
 
@@ -125,7 +146,11 @@ impl ContainerBackend for Engine {
             return Err(ApiError::not_running(&rec.id));
         }
         self.shim(&rec.id)
-            .call(&berth_shim::protocol::Request::Resize { exec_id: None, height: size.height, width: size.width })
+            .call(&berth_shim::protocol::Request::Resize {
+                exec_id: None,
+                height: size.height,
+                width: size.width,
+            })
             .await
             .map_err(|e| ApiError::new(e.kind(), e.to_string()))
     }
@@ -158,11 +183,20 @@ impl ContainerBackend for Engine {
         self.stat_path(id, path).await
     }
 
-    async fn container_get_archive(&self, id: &str, path: &str) -> ApiResult<(PathStat, ByteStream)> {
+    async fn container_get_archive(
+        &self,
+        id: &str,
+        path: &str,
+    ) -> ApiResult<(PathStat, ByteStream)> {
         self.get_archive(id, path).await
     }
 
-    async fn container_put_archive(&self, id: &str, opts: PutArchiveOptions, tar: ByteStream) -> ApiResult<()> {
+    async fn container_put_archive(
+        &self,
+        id: &str,
+        opts: PutArchiveOptions,
+        tar: ByteStream,
+    ) -> ApiResult<()> {
         self.put_archive(id, opts, tar).await
     }
 
@@ -170,7 +204,11 @@ impl ContainerBackend for Engine {
         self.prune(filters).await
     }
 
-    async fn container_commit(&self, opts: CommitOptions, config: Option<ContainerConfig>) -> ApiResult<IdResponse> {
+    async fn container_commit(
+        &self,
+        opts: CommitOptions,
+        config: Option<ContainerConfig>,
+    ) -> ApiResult<IdResponse> {
         self.commit(opts, config).await
     }
 }
@@ -180,7 +218,11 @@ impl ExecBackend for Engine {
         Engine::exec_create(self, container, body).await
     }
 
-    async fn exec_start(&self, id: &str, body: ExecStartBody) -> ApiResult<Option<AttachedStreams>> {
+    async fn exec_start(
+        &self,
+        id: &str,
+        body: ExecStartBody,
+    ) -> ApiResult<Option<AttachedStreams>> {
         Engine::exec_start(self, id, body).await
     }
 
@@ -208,7 +250,11 @@ impl ImageBackend for Engine {
         Ok(())
     }
 
-    async fn image_remove(&self, name: &str, opts: ImageRemoveOptions) -> ApiResult<Vec<ImageDeleteItem>> {
+    async fn image_remove(
+        &self,
+        name: &str,
+        opts: ImageRemoveOptions,
+    ) -> ApiResult<Vec<ImageDeleteItem>> {
         let in_use = self.images_in_use().await;
         let items = self.inner.images.remove(name, opts, in_use).await?;
         for item in &items {
@@ -243,13 +289,21 @@ impl ImageBackend for Engine {
 
     async fn image_pull(&self, opts: PullOptions) -> ApiResult<BoxStream<JsonMessage>> {
         let _ = opts;
-        Err(ApiError::unavailable("registry support is not available yet"))
+        Err(ApiError::unavailable(
+            "registry support is not available yet",
+        ))
     }
 
-    async fn image_import(&self, opts: ImportOptions, tar: ByteStream) -> ApiResult<BoxStream<JsonMessage>> {
+    async fn image_import(
+        &self,
+        opts: ImportOptions,
+        tar: ByteStream,
+    ) -> ApiResult<BoxStream<JsonMessage>> {
         let id = self.inner.images.import(opts, tar).await?;
         self.emit_image("import", &id, &id);
-        Ok(Box::pin(futures_util::stream::iter(vec![JsonMessage::status(id, None)])))
+        Ok(Box::pin(futures_util::stream::iter(vec![
+            JsonMessage::status(id, None),
+        ])))
     }
 
     async fn image_prune(&self, filters: Filters) -> ApiResult<ImagePruneResponse> {
@@ -259,7 +313,9 @@ impl ImageBackend for Engine {
 
     async fn image_push(&self, opts: PushOptions) -> ApiResult<BoxStream<JsonMessage>> {
         let _ = opts;
-        Err(ApiError::unavailable("registry support is not available yet"))
+        Err(ApiError::unavailable(
+            "registry support is not available yet",
+        ))
     }
 }
 

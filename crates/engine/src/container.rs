@@ -41,7 +41,12 @@ pub struct Container {
 impl Container {
     /// Wraps a loaded or new record.
     pub fn new(record: ContainerRecord, dir: PathBuf) -> Container {
-        let snap = Snapshot { status: record.state.status, exit_code: record.state.exit_code, exits: 0, removed: false };
+        let snap = Snapshot {
+            status: record.state.status,
+            exit_code: record.state.exit_code,
+            exits: 0,
+            removed: false,
+        };
         Container {
             id: record.id.clone(),
             dir,

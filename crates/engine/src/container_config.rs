@@ -11,7 +11,12 @@ use berth_api::{ApiError, ApiResult};
 use std::path::Path;
 
 /// Builds the record for a new container.
-pub fn merge(id: &str, name: &str, image: &ResolvedImage, body: ContainerCreateBody) -> ApiResult<ContainerRecord> {
+pub fn merge(
+    id: &str,
+    name: &str,
+    image: &ResolvedImage,
+    body: ContainerCreateBody,
+) -> ApiResult<ContainerRecord> {
     let req = body.config;
     let img = &image.config;
     let (entrypoint, cmd) = match &req.entrypoint {
@@ -40,8 +45,14 @@ pub fn merge(id: &str, name: &str, image: &ResolvedImage, body: ContainerCreateB
     }
     let mut labels = img.labels.clone().unwrap_or_default();
     labels.extend(req.labels.clone().unwrap_or_default());
-    let hostname = req.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| id[..12].to_string());
-    let pick = |a: &Option<String>, b: &Option<String>| a.clone().filter(|s| !s.is_empty()).or_else(|| b.clone());
+    let hostname = req
+        .hostname
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| id[..12].to_string());
+    let pick = |a: &Option<String>, b: &Option<String>| {
+        a.clone().filter(|s| !s.is_empty()).or_else(|| b.clone())
+    };
     let config = ContainerConfig {
         hostname: Some(hostname),
         domainname: req.domainname.clone(),
@@ -60,7 +71,11 @@ pub fn merge(id: &str, name: &str, image: &ResolvedImage, body: ContainerCreateB
         image: Some(image.reference.clone()),
         volumes: union(&req.volumes, &img.volumes),
         working_dir: pick(&req.working_dir, &img.working_dir).or(Some(String::new())),
-        entrypoint: if entrypoint.is_empty() { None } else { Some(entrypoint) },
+        entrypoint: if entrypoint.is_empty() {
+            None
+        } else {
+            Some(entrypoint)
+        },
         network_disabled: req.network_disabled,
         mac_address: None,
         on_build: None,
@@ -70,11 +85,18 @@ pub fn merge(id: &str, name: &str, image: &ResolvedImage, body: ContainerCreateB
         shell: None,
     };
     let mut host_config = body.host_config.unwrap_or_default();
-    if host_config.network_mode.as_deref().is_none_or(str::is_empty) {
+    if host_config
+        .network_mode
+        .as_deref()
+        .is_none_or(str::is_empty)
+    {
         host_config.network_mode = Some("bridge".to_string());
     }
     if host_config.log_config.is_none() {
-        host_config.log_config = Some(berth_api::config::LogConfig { kind: "json-file".into(), config: Default::default() });
+        host_config.log_config = Some(berth_api::config::LogConfig {
+            kind: "json-file".into(),
+            config: Default::default(),
+        });
     }
     Ok(ContainerRecord {
         id: id.to_string(),
@@ -115,7 +137,10 @@ pub fn write_etc_files(dir: &Path, rec: &ContainerRecord) -> std::io::Result<()>
     let hc = &rec.host_config;
     let host_net = hc.network_mode.as_deref() == Some("host");
     let hostname = if host_net {
-        std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim().to_string()
+        std::fs::read_to_string("/etc/hostname")
+            .unwrap_or_default()
+            .trim()
+            .to_string()
     } else {
         rec.config.hostname.clone().unwrap_or_default()
     };
@@ -140,7 +165,9 @@ fn resolv_conf(hc: &berth_api::config::HostConfig, host_net: bool) -> String {
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let mut lines: Vec<String> = host
         .lines()
-        .filter(|l| host_net || !(l.starts_with("nameserver") && (l.contains("127.") || l.contains("::1"))))
+        .filter(|l| {
+            host_net || !(l.starts_with("nameserver") && (l.contains("127.") || l.contains("::1")))
+        })
         .filter(|l| !(hc.dns.is_some() && l.starts_with("nameserver")))
         .filter(|l| !(hc.dns_search.is_some() && l.starts_with("search")))
         .filter(|l| !(hc.dns_options.is_some() && l.starts_with("options")))

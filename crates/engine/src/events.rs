@@ -19,19 +19,28 @@ pub struct Events {
 
 impl Default for Events {
     fn default() -> Self {
-        Events { tx: broadcast::channel(256).0, log: Mutex::new(VecDeque::new()) }
+        Events {
+            tx: broadcast::channel(256).0,
+            log: Mutex::new(VecDeque::new()),
+        }
     }
 }
 
 impl Events {
     /// Publishes `action` on object `id` of `kind` ("container", "image") with attributes.
     pub fn publish(&self, kind: &str, action: &str, id: &str, attributes: HashMap<String, String>) {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as i64;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as i64;
         let from = attributes.get("image").cloned();
         let event = Event {
             kind: kind.to_string(),
             action: action.to_string(),
-            actor: EventActor { id: id.to_string(), attributes },
+            actor: EventActor {
+                id: id.to_string(),
+                attributes,
+            },
             scope: "local".to_string(),
             time: nanos / 1_000_000_000,
             time_nano: nanos,
@@ -54,7 +63,10 @@ impl Events {
         let past = match (since, self.log.lock()) {
             (Some(s), Ok(log)) => {
                 let from = (s * 1e9) as i64;
-                log.iter().filter(|e| e.time_nano >= from).cloned().collect()
+                log.iter()
+                    .filter(|e| e.time_nano >= from)
+                    .cloned()
+                    .collect()
             }
             _ => Vec::new(),
         };
@@ -68,22 +80,40 @@ pub fn matches(e: &Event, filters: &Filters) -> bool {
         let wanted = filters.get(key);
         wanted.is_empty() || wanted.iter().any(|w| w == value)
     };
-    let name = e.actor.attributes.get("name").map(String::as_str).unwrap_or("");
+    let name = e
+        .actor
+        .attributes
+        .get("name")
+        .map(String::as_str)
+        .unwrap_or("");
     let object_ok = match e.kind.as_str() {
         "container" => {
             let c = filters.get("container");
-            c.is_empty() || c.iter().any(|w| w == name || e.actor.id.starts_with(w.as_str()))
+            c.is_empty()
+                || c.iter()
+                    .any(|w| w == name || e.actor.id.starts_with(w.as_str()))
         }
         _ => true,
     };
     let image_ok = {
         let wanted = filters.get("image");
-        let img = e.actor.attributes.get("image").map(String::as_str).unwrap_or("");
-        wanted.is_empty() || wanted.iter().any(|w| w == img || (e.kind == "image" && (w == &e.actor.id || w == name)))
+        let img = e
+            .actor
+            .attributes
+            .get("image")
+            .map(String::as_str)
+            .unwrap_or("");
+        wanted.is_empty()
+            || wanted
+                .iter()
+                .any(|w| w == img || (e.kind == "image" && (w == &e.actor.id || w == name)))
     };
-    let labels_ok = filters.get("label").iter().all(|l| match l.split_once('=') {
-        Some((k, v)) => e.actor.attributes.get(k).map(String::as_str) == Some(v),
-        None => e.actor.attributes.contains_key(l.as_str()),
-    });
+    let labels_ok = filters
+        .get("label")
+        .iter()
+        .all(|l| match l.split_once('=') {
+            Some((k, v)) => e.actor.attributes.get(k).map(String::as_str) == Some(v),
+            None => e.actor.attributes.contains_key(l.as_str()),
+        });
     any("type", &e.kind) && any("event", &e.action) && object_ok && image_ok && labels_ok
 }

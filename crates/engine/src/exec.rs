@@ -6,8 +6,8 @@ use crate::attach::{channels, pump};
 use crate::lifecycle::BUNDLE_SPEC;
 use crate::status::Status;
 use crate::user;
-use berth_api::exec::{ExecCreateBody, ExecInspect, ExecProcessConfig, ExecStartBody};
 use berth_api::container::{IdResponse, ResizeOptions};
+use berth_api::exec::{ExecCreateBody, ExecInspect, ExecProcessConfig, ExecStartBody};
 use berth_api::{ApiError, ApiResult, AttachedStreams};
 use berth_shim::protocol::Request;
 use oci_spec::runtime::{Process, Spec};
@@ -47,7 +47,11 @@ impl ExecRecord {
 
 impl Engine {
     /// Creates an exec instance in a running container.
-    pub async fn exec_create(&self, container: &str, body: ExecCreateBody) -> ApiResult<IdResponse> {
+    pub async fn exec_create(
+        &self,
+        container: &str,
+        body: ExecCreateBody,
+    ) -> ApiResult<IdResponse> {
         let c = self.lookup(container)?;
         let rec = c.lock().await;
         match rec.state.status {
@@ -70,7 +74,11 @@ impl Engine {
             body,
             state: Mutex::new(ExecState::default()),
         });
-        self.inner.execs.lock().map_err(|_| ApiError::internal("exec table poisoned"))?.insert(id.clone(), record);
+        self.inner
+            .execs
+            .lock()
+            .map_err(|_| ApiError::internal("exec table poisoned"))?
+            .insert(id.clone(), record);
         let mut attrs = HashMap::new();
         attrs.insert("execID".to_string(), id.clone());
         self.emit_container("exec_create", &rec, attrs);
@@ -88,10 +96,16 @@ impl Engine {
     }
 
     /// Starts an exec; attached unless `Detach`.
-    pub async fn exec_start(&self, id: &str, body: ExecStartBody) -> ApiResult<Option<AttachedStreams>> {
+    pub async fn exec_start(
+        &self,
+        id: &str,
+        body: ExecStartBody,
+    ) -> ApiResult<Option<AttachedStreams>> {
         let ex = self.exec_record(id)?;
         if ex.get().started {
-            return Err(ApiError::conflict(format!("Error: Exec command {id} has already run")));
+            return Err(ApiError::conflict(format!(
+                "Error: Exec command {id} has already run"
+            )));
         }
         let c = self.lookup(&ex.container_id)?;
         let rec = c.lock().await;
@@ -113,12 +127,16 @@ impl Engine {
                 s.exit_code = Some(126);
             });
             let msg = e.to_string();
-            let kind = if msg.contains("executable file not found") || msg.contains("no such file") {
+            let kind = if msg.contains("executable file not found") || msg.contains("no such file")
+            {
                 berth_api::ErrorKind::InvalidArgument
             } else {
                 e.kind()
             };
-            ApiError::new(kind, format!("OCI runtime exec failed: exec failed: {msg}: unknown"))
+            ApiError::new(
+                kind,
+                format!("OCI runtime exec failed: exec failed: {msg}: unknown"),
+            )
         })?;
         ex.set(|s| s.pid = pid);
         let mut attrs = HashMap::new();
@@ -148,13 +166,19 @@ impl Engine {
             Some(stream) => {
                 let (streams, pending) = channels(stdin, true, true, tty);
                 let (stdin_rx, out) = pending.into_parts();
-                pump(stream, stdin_rx, out, move |exit| finish(i64::from(exit.exit_code)));
+                pump(stream, stdin_rx, out, move |exit| {
+                    finish(i64::from(exit.exit_code))
+                });
                 Ok(Some(streams))
             }
             None => {
                 let exec_id = id.to_string();
                 tokio::spawn(async move {
-                    let code = client.wait(Some(exec_id)).await.map(|e| i64::from(e.exit_code)).unwrap_or(-1);
+                    let code = client
+                        .wait(Some(exec_id))
+                        .await
+                        .map(|e| i64::from(e.exit_code))
+                        .unwrap_or(-1);
                     finish(code);
                 });
                 Ok(None)
@@ -163,10 +187,19 @@ impl Engine {
     }
 
     /// Builds the exec's OCI process from the container's spec and the request.
-    fn exec_process(&self, container_id: &str, body: &ExecCreateBody, tty: bool) -> ApiResult<Process> {
+    fn exec_process(
+        &self,
+        container_id: &str,
+        body: &ExecCreateBody,
+        tty: bool,
+    ) -> ApiResult<Process> {
         let path = self.shim_dir(container_id).join(BUNDLE_SPEC);
-        let spec = Spec::load(&path).map_err(|e| ApiError::internal(format!("reading {}: {e}", path.display())))?;
-        let mut process = spec.process().clone().ok_or_else(|| ApiError::internal("the container spec has no process"))?;
+        let spec = Spec::load(&path)
+            .map_err(|e| ApiError::internal(format!("reading {}: {e}", path.display())))?;
+        let mut process = spec
+            .process()
+            .clone()
+            .ok_or_else(|| ApiError::internal("the container spec has no process"))?;
         process.set_args(body.cmd.clone());
         process.set_terminal(Some(tty));
         let mut env = process.env().clone().unwrap_or_default();
@@ -180,8 +213,13 @@ impl Engine {
             process.set_cwd(w.into());
         }
         if let Some(u) = body.user.as_ref().filter(|u| !u.is_empty()) {
-            let rootfs = spec.root().as_ref().map(|r| r.path().clone()).unwrap_or_default();
-            let resolved = user::resolve(&rootfs, u, &[]).map_err(|e| ApiError::invalid(e.to_string()))?;
+            let rootfs = spec
+                .root()
+                .as_ref()
+                .map(|r| r.path().clone())
+                .unwrap_or_default();
+            let resolved =
+                user::resolve(&rootfs, u, &[]).map_err(|e| ApiError::invalid(e.to_string()))?;
             let mut user = process.user().clone();
             user.set_uid(resolved.uid);
             user.set_gid(resolved.gid);
@@ -231,7 +269,11 @@ impl Engine {
     pub async fn exec_resize(&self, id: &str, size: ResizeOptions) -> ApiResult<()> {
         let ex = self.exec_record(id)?;
         self.shim(&ex.container_id)
-            .call(&Request::Resize { exec_id: Some(id.to_string()), height: size.height, width: size.width })
+            .call(&Request::Resize {
+                exec_id: Some(id.to_string()),
+                height: size.height,
+                width: size.width,
+            })
             .await
             .map_err(|e| ApiError::new(e.kind(), e.to_string()))
     }

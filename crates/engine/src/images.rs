@@ -4,7 +4,10 @@
 
 use crate::OpenError;
 use berth_api::config::ContainerConfig;
-use berth_api::image::{HistoryItem, ImageDeleteItem, ImageInspect, ImageListOptions, ImagePruneResponse, ImageRemoveOptions, ImageSummary, ImportOptions, RootFs, TagOptions};
+use berth_api::image::{
+    HistoryItem, ImageDeleteItem, ImageInspect, ImageListOptions, ImagePruneResponse,
+    ImageRemoveOptions, ImageSummary, ImportOptions, RootFs, TagOptions,
+};
 use berth_api::{ApiError, ApiResult, ByteStream, ErrorKind, Filters};
 use berth_image::Store;
 use berth_oci::Reference;
@@ -58,7 +61,9 @@ impl Images {
             .await
             .map_err(|e| OpenError::Images(e.to_string()))?
             .map_err(|e| OpenError::Images(e.to_string()))?;
-        Ok(Images { store: Arc::new(store) })
+        Ok(Images {
+            store: Arc::new(store),
+        })
     }
 
     async fn blocking<T: Send + 'static>(
@@ -79,7 +84,11 @@ impl Images {
             .map(|r| r.with_default_tag().familiar())
             .unwrap_or_else(|_| name.to_string());
         let img = self.blocking(move |s| s.resolve(&n)).await.map_err(|e| {
-            if e.kind == ErrorKind::NotFound { ApiError::no_such_image(&familiar) } else { e }
+            if e.kind == ErrorKind::NotFound {
+                ApiError::no_such_image(&familiar)
+            } else {
+                e
+            }
         })?;
         let config = img
             .config
@@ -88,25 +97,43 @@ impl Images {
             .and_then(|c| serde_json::to_value(c).ok())
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default();
-        Ok(ResolvedImage { id: img.id.to_string(), reference: name.to_string(), config })
+        Ok(ResolvedImage {
+            id: img.id.to_string(),
+            reference: name.to_string(),
+            config,
+        })
     }
 
     /// Number of images, for `docker info`.
     pub async fn count(&self) -> i64 {
-        self.blocking(|s| s.image_ids()).await.map(|v| v.len() as i64).unwrap_or(0)
+        self.blocking(|s| s.image_ids())
+            .await
+            .map(|v| v.len() as i64)
+            .unwrap_or(0)
     }
 
     /// Prepares the writable layer of container `id` on image `image_id`; returns the key to
     /// mount and remove it (the container id), and GraphDriver.Data.
-    pub async fn prepare_rootfs(&self, id: &str, image_id: &str) -> ApiResult<(String, HashMap<String, String>)> {
-        let digest: berth_oci::Digest =
-            image_id.parse().map_err(|e| ApiError::invalid(format!("image id {image_id}: {e}")))?;
+    pub async fn prepare_rootfs(
+        &self,
+        id: &str,
+        image_id: &str,
+    ) -> ApiResult<(String, HashMap<String, String>)> {
+        let digest: berth_oci::Digest = image_id
+            .parse()
+            .map_err(|e| ApiError::invalid(format!("image id {image_id}: {e}")))?;
         let key = id.to_string();
-        let mount = self.blocking(move |s| s.prepare_rootfs(&key, &digest)).await?;
+        let mount = self
+            .blocking(move |s| s.prepare_rootfs(&key, &digest))
+            .await?;
         let mut data = HashMap::new();
         match &mount {
             berth_image::RootfsMount::Overlay(o) => {
-                let lower: Vec<String> = o.lowerdirs.iter().map(|p| p.display().to_string()).collect();
+                let lower: Vec<String> = o
+                    .lowerdirs
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
                 data.insert("LowerDir".to_string(), lower.join(":"));
                 data.insert("UpperDir".to_string(), o.upperdir.display().to_string());
                 data.insert("WorkDir".to_string(), o.workdir.display().to_string());
@@ -127,7 +154,11 @@ impl Images {
             if is_mounted(&t) {
                 return Ok(());
             }
-            std::fs::create_dir_all(&t).map_err(|source| berth_image::StoreError::Io { op: "mkdir", path: t.clone(), source })?;
+            std::fs::create_dir_all(&t).map_err(|source| berth_image::StoreError::Io {
+                op: "mkdir",
+                path: t.clone(),
+                source,
+            })?;
             let m = s.rootfs(&key)?;
             m.mount(&t)?;
             Ok(())
@@ -163,9 +194,17 @@ impl Images {
     }
 
     /// `docker commit`: returns the new image id.
-    pub async fn commit(&self, key: &str, opts: berth_image::rootfs::CommitOptions) -> ApiResult<String> {
+    pub async fn commit(
+        &self,
+        key: &str,
+        opts: berth_image::rootfs::CommitOptions,
+    ) -> ApiResult<String> {
         let key = key.to_string();
-        Ok(self.blocking(move |s| s.commit(&key, &opts)).await?.id.to_string())
+        Ok(self
+            .blocking(move |s| s.commit(&key, &opts))
+            .await?
+            .id
+            .to_string())
     }
 
     /// `docker images`.
@@ -176,12 +215,21 @@ impl Images {
             .into_iter()
             .map(|r| ImageSummary {
                 id: r.image.id.to_string(),
-                parent_id: r.image.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+                parent_id: r
+                    .image
+                    .parent
+                    .as_ref()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
                 repo_tags: r.image.familiar_tags(),
                 repo_digests: r.image.familiar_digests(),
                 created: r.image.created_unix(),
                 size: r.image.size as i64,
-                shared_size: if opts.shared_size { r.shared_size as i64 } else { -1 },
+                shared_size: if opts.shared_size {
+                    r.shared_size as i64
+                } else {
+                    -1
+                },
                 labels: r.image.config.labels().into_iter().collect(),
                 containers: r.containers as i64,
             })
@@ -191,13 +239,20 @@ impl Images {
     /// `docker image inspect`.
     pub async fn inspect(&self, name: &str) -> ApiResult<ImageInspect> {
         let n = name.to_string();
-        let img = self.blocking(move |s| s.resolve(&n)).await.map_err(|e| not_found_as(e, name))?;
+        let img = self
+            .blocking(move |s| s.resolve(&n))
+            .await
+            .map_err(|e| not_found_as(e, name))?;
         let c = &img.config;
         Ok(ImageInspect {
             id: img.id.to_string(),
             repo_tags: img.familiar_tags(),
             repo_digests: img.familiar_digests(),
-            parent: img.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+            parent: img
+                .parent
+                .as_ref()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
             comment: c.comment.clone().unwrap_or_default(),
             created: c.created.clone().unwrap_or_default(),
             docker_version: c.docker_version.clone().unwrap_or_default(),
@@ -213,8 +268,14 @@ impl Images {
             os: c.os.clone(),
             os_version: c.os_version.clone(),
             size: img.size as i64,
-            graph_driver: berth_api::container::GraphDriverData { name: "overlay2".into(), data: HashMap::new() },
-            root_fs: RootFs { kind: "layers".into(), layers: c.rootfs.diff_ids.iter().map(|d| d.to_string()).collect() },
+            graph_driver: berth_api::container::GraphDriverData {
+                name: "overlay2".into(),
+                data: HashMap::new(),
+            },
+            root_fs: RootFs {
+                kind: "layers".into(),
+                layers: c.rootfs.diff_ids.iter().map(|d| d.to_string()).collect(),
+            },
             metadata: Default::default(),
         })
     }
@@ -231,18 +292,31 @@ impl Images {
             .with_default_tag();
         let familiar = reference.familiar();
         let t2 = target.clone();
-        self.blocking(move |s| s.tag(&t2, &reference)).await.map_err(|e| not_found_as(e, &target))?;
+        self.blocking(move |s| s.tag(&t2, &reference))
+            .await
+            .map_err(|e| not_found_as(e, &target))?;
         let t3 = target.clone();
         let id = self.blocking(move |s| s.resolve(&t3)).await?.id.to_string();
         Ok((id, familiar))
     }
 
     /// `docker rmi`.
-    pub async fn remove(&self, name: &str, opts: ImageRemoveOptions, users: Vec<ImageUse>) -> ApiResult<Vec<ImageDeleteItem>> {
+    pub async fn remove(
+        &self,
+        name: &str,
+        opts: ImageRemoveOptions,
+        users: Vec<ImageUse>,
+    ) -> ApiResult<Vec<ImageDeleteItem>> {
         let users = image_users(users);
         let n = name.to_string();
         let items = self
-            .blocking(move |s| s.delete(&n, berth_image::images::DeleteOptions { force: opts.force }, &users))
+            .blocking(move |s| {
+                s.delete(
+                    &n,
+                    berth_image::images::DeleteOptions { force: opts.force },
+                    &users,
+                )
+            })
             .await
             .map_err(|e| not_found_as(e, name))?;
         Ok(items.into_iter().map(delete_item).collect())
@@ -251,20 +325,42 @@ impl Images {
     /// `docker history`.
     pub async fn history(&self, name: &str) -> ApiResult<Vec<HistoryItem>> {
         let n = name.to_string();
-        let rows = self.blocking(move |s| s.history(&n)).await.map_err(|e| not_found_as(e, name))?;
+        let rows = self
+            .blocking(move |s| s.history(&n))
+            .await
+            .map_err(|e| not_found_as(e, name))?;
         Ok(rows
             .into_iter()
-            .map(|h| HistoryItem { id: h.id, created: h.created, created_by: h.created_by, tags: h.tags, size: h.size as i64, comment: h.comment })
+            .map(|h| HistoryItem {
+                id: h.id,
+                created: h.created,
+                created_by: h.created_by,
+                tags: h.tags,
+                size: h.size as i64,
+                comment: h.comment,
+            })
             .collect())
     }
 
     /// `docker image prune`.
-    pub async fn prune(&self, filters: Filters, users: Vec<ImageUse>) -> ApiResult<ImagePruneResponse> {
+    pub async fn prune(
+        &self,
+        filters: Filters,
+        users: Vec<ImageUse>,
+    ) -> ApiResult<ImagePruneResponse> {
         let users = image_users(users);
-        let all = filters.get("dangling").iter().any(|d| d == "false" || d == "0");
+        let all = filters
+            .get("dangling")
+            .iter()
+            .any(|d| d == "false" || d == "0");
         let labels: Vec<String> = filters.get("label").to_vec();
-        let (items, reclaimed) = self.blocking(move |s| s.prune(all, &labels, &users)).await?;
-        Ok(ImagePruneResponse { images_deleted: items.into_iter().map(delete_item).collect(), space_reclaimed: reclaimed })
+        let (items, reclaimed) = self
+            .blocking(move |s| s.prune(all, &labels, &users))
+            .await?;
+        Ok(ImagePruneResponse {
+            images_deleted: items.into_iter().map(delete_item).collect(),
+            space_reclaimed: reclaimed,
+        })
     }
 
     /// `docker load`: returns (image id, familiar name or id) per loaded image.
@@ -287,13 +383,18 @@ impl Images {
     pub async fn save(&self, names: Vec<String>) -> ApiResult<ByteStream> {
         for n in &names {
             let n2 = n.clone();
-            self.blocking(move |s| s.resolve(&n2)).await.map_err(|e| not_found_as(e, n))?;
+            self.blocking(move |s| s.resolve(&n2))
+                .await
+                .map_err(|e| not_found_as(e, n))?;
         }
         let store = self.store.clone();
         Ok(crate::archive::produce(
             move |w| {
                 let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                store.save(&refs, w).map(|_| ()).map_err(std::io::Error::other)
+                store
+                    .save(&refs, w)
+                    .map(|_| ())
+                    .map_err(std::io::Error::other)
             },
             || {},
         ))
@@ -303,7 +404,9 @@ impl Images {
     pub async fn import(&self, opts: ImportOptions, tar: ByteStream) -> ApiResult<String> {
         let reference = match opts_reference(&opts) {
             Some(r) => Some(
-                Reference::parse_normalized(&r).map_err(|e| ApiError::invalid(e.to_string()))?.with_default_tag(),
+                Reference::parse_normalized(&r)
+                    .map_err(|e| ApiError::invalid(e.to_string()))?
+                    .with_default_tag(),
             ),
             None => None,
         };
@@ -315,7 +418,9 @@ impl Images {
         config.config = Some(cc);
         let comment = opts.message.clone();
         let reader = crate::archive::stream_reader(tar);
-        let img = self.blocking(move |s| s.import(reader, config, comment.as_deref(), reference.as_ref())).await?;
+        let img = self
+            .blocking(move |s| s.import(reader, config, comment.as_deref(), reference.as_ref()))
+            .await?;
         Ok(img.id.to_string())
     }
 }
@@ -331,7 +436,10 @@ fn opts_reference(opts: &ImportOptions) -> Option<String> {
 /// Applies one Dockerfile-style `--change` (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL,
 /// EXPOSE, STOPSIGNAL) to an image config.
 pub fn apply_change(cc: &mut berth_oci::ContainerConfig, change: &str) -> ApiResult<()> {
-    let (instr, rest) = change.trim().split_once(char::is_whitespace).unwrap_or((change.trim(), ""));
+    let (instr, rest) = change
+        .trim()
+        .split_once(char::is_whitespace)
+        .unwrap_or((change.trim(), ""));
     let rest = rest.trim();
     let words = || -> Vec<String> {
         serde_json::from_str::<Vec<String>>(rest)
@@ -352,19 +460,35 @@ pub fn apply_change(cc: &mut berth_oci::ContainerConfig, change: &str) -> ApiRes
         "STOPSIGNAL" => cc.stop_signal = Some(rest.to_string()),
         "LABEL" => {
             let (k, v) = rest.split_once('=').unwrap_or((rest, ""));
-            cc.labels.get_or_insert_with(Default::default).insert(k.to_string(), v.trim_matches('"').to_string());
+            cc.labels
+                .get_or_insert_with(Default::default)
+                .insert(k.to_string(), v.trim_matches('"').to_string());
         }
         "EXPOSE" => {
-            let port = if rest.contains('/') { rest.to_string() } else { format!("{rest}/tcp") };
-            cc.exposed_ports.get_or_insert_with(Default::default).insert(port, serde_json::json!({}));
+            let port = if rest.contains('/') {
+                rest.to_string()
+            } else {
+                format!("{rest}/tcp")
+            };
+            cc.exposed_ports
+                .get_or_insert_with(Default::default)
+                .insert(port, serde_json::json!({}));
         }
-        other => return Err(ApiError::invalid(format!("{other} is not a valid change command"))),
+        other => {
+            return Err(ApiError::invalid(format!(
+                "{other} is not a valid change command"
+            )));
+        }
     }
     Ok(())
 }
 
 fn not_found_as(e: ApiError, name: &str) -> ApiError {
-    if e.kind == ErrorKind::NotFound { ApiError::no_such_image(name) } else { e }
+    if e.kind == ErrorKind::NotFound {
+        ApiError::no_such_image(name)
+    } else {
+        e
+    }
 }
 
 fn image_users(users: Vec<ImageUse>) -> Vec<berth_image::images::ImageUser> {
@@ -382,8 +506,14 @@ fn image_users(users: Vec<ImageUse>) -> Vec<berth_image::images::ImageUser> {
 
 fn delete_item(item: berth_image::images::DeleteItem) -> ImageDeleteItem {
     match item {
-        berth_image::images::DeleteItem::Untagged(r) => ImageDeleteItem { untagged: Some(r), deleted: None },
-        berth_image::images::DeleteItem::Deleted(d) => ImageDeleteItem { untagged: None, deleted: Some(d.to_string()) },
+        berth_image::images::DeleteItem::Untagged(r) => ImageDeleteItem {
+            untagged: Some(r),
+            deleted: None,
+        },
+        berth_image::images::DeleteItem::Deleted(d) => ImageDeleteItem {
+            untagged: None,
+            deleted: Some(d.to_string()),
+        },
     }
 }
 
@@ -404,7 +534,9 @@ fn list_filter(opts: &ImageListOptions) -> ApiResult<berth_image::images::ListFi
 fn is_mounted(target: &Path) -> bool {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let t = target.display().to_string();
-    mountinfo.lines().any(|l| l.split_whitespace().nth(4) == Some(t.as_str()))
+    mountinfo
+        .lines()
+        .any(|l| l.split_whitespace().nth(4) == Some(t.as_str()))
 }
 
 /// Unmounts `target` when something is mounted there.

@@ -16,7 +16,6 @@ mod maintenance;
 mod monitor;
 mod names;
 mod queries;
-mod system;
 mod record;
 mod restore;
 mod shim_client;
@@ -24,6 +23,7 @@ mod signals;
 mod spec;
 mod stats;
 mod status;
+mod system;
 mod user;
 
 pub use status::Status;
@@ -58,10 +58,15 @@ impl EngineConfig {
             data_root,
             exec_root,
             shim_binary: find_beside_self("berth-shim"),
-            init_binary: ["/usr/bin/tini-static", "/usr/bin/tini", "/usr/libexec/podman/catatonit", "/usr/bin/catatonit"]
-                .iter()
-                .map(PathBuf::from)
-                .find(|p| p.exists()),
+            init_binary: [
+                "/usr/bin/tini-static",
+                "/usr/bin/tini",
+                "/usr/libexec/podman/catatonit",
+                "/usr/bin/catatonit",
+            ]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists()),
             log_opts: HashMap::new(),
         }
     }
@@ -122,8 +127,15 @@ impl Engine {
     /// shims, collects exits that happened while the daemon was down and applies restart
     /// policies (live restore).
     pub async fn open(cfg: EngineConfig) -> Result<Engine, OpenError> {
-        for dir in [cfg.data_root.join("containers"), cfg.exec_root.join("shims"), cfg.exec_root.join("runtime")] {
-            std::fs::create_dir_all(&dir).map_err(|source| OpenError::Io { path: dir.clone(), source })?;
+        for dir in [
+            cfg.data_root.join("containers"),
+            cfg.exec_root.join("shims"),
+            cfg.exec_root.join("runtime"),
+        ] {
+            std::fs::create_dir_all(&dir).map_err(|source| OpenError::Io {
+                path: dir.clone(),
+                source,
+            })?;
         }
         let images = images::Images::open(&cfg.data_root).await?;
         let engine = Engine {
@@ -157,11 +169,21 @@ impl Engine {
     }
 
     fn lookup(&self, name_or_id: &str) -> berth_api::ApiResult<Arc<Container>> {
-        let index = self.inner.containers.lock().map_err(|_| berth_api::ApiError::internal("container index poisoned"))?;
-        index.find(name_or_id).ok_or_else(|| berth_api::ApiError::no_such_container(name_or_id))
+        let index = self
+            .inner
+            .containers
+            .lock()
+            .map_err(|_| berth_api::ApiError::internal("container index poisoned"))?;
+        index
+            .find(name_or_id)
+            .ok_or_else(|| berth_api::ApiError::no_such_container(name_or_id))
     }
 
     fn all_containers(&self) -> Vec<Arc<Container>> {
-        self.inner.containers.lock().map(|i| i.all()).unwrap_or_default()
+        self.inner
+            .containers
+            .lock()
+            .map(|i| i.all())
+            .unwrap_or_default()
     }
 }

@@ -8,7 +8,9 @@ use crate::spec::{self, SpecInputs};
 use crate::status::Status;
 use crate::{Engine, names, signals};
 use berth_api::config::ContainerCreateBody;
-use berth_api::container::{CreateOptions, CreateResponse, RemoveOptions, StopOptions, WaitCondition, WaitResponse};
+use berth_api::container::{
+    CreateOptions, CreateResponse, RemoveOptions, StopOptions, WaitCondition, WaitResponse,
+};
 use berth_api::{ApiError, ApiResult, WaitFuture};
 use berth_shim::config::{CONFIG_FILE, ShimConfig};
 use berth_shim::protocol::Request;
@@ -28,7 +30,11 @@ fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
 
 impl Engine {
     /// Creates a container from an image and a create request.
-    pub async fn create(&self, opts: CreateOptions, body: ContainerCreateBody) -> ApiResult<CreateResponse> {
+    pub async fn create(
+        &self,
+        opts: CreateOptions,
+        body: ContainerCreateBody,
+    ) -> ApiResult<CreateResponse> {
         let image_name = body.config.image.clone().unwrap_or_default();
         if image_name.is_empty() {
             return Err(ApiError::invalid("config.Image must be set"));
@@ -46,15 +52,21 @@ impl Engine {
         };
         let mut record = crate::container_config::merge(&id, &name, &image, body)?;
         let dir = self.container_dir(&id);
-        std::fs::create_dir_all(&dir).map_err(|e| internal("creating the container directory", e))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| internal("creating the container directory", e))?;
         let cleanup_dir = scopeguard_dir(dir.clone());
-        crate::container_config::write_etc_files(&dir, &record).map_err(|e| internal("writing /etc files", e))?;
+        crate::container_config::write_etc_files(&dir, &record)
+            .map_err(|e| internal("writing /etc files", e))?;
         let (key, graph) = self.inner.images.prepare_rootfs(&id, &image.id).await?;
         record.snapshot_key = key;
         record.graph_data = graph;
         let c = Arc::new(Container::new(record.clone(), dir.clone()));
         let conflict = {
-            let mut index = self.inner.containers.lock().map_err(|_| ApiError::internal("index poisoned"))?;
+            let mut index = self
+                .inner
+                .containers
+                .lock()
+                .map_err(|_| ApiError::internal("index poisoned"))?;
             match index.name_owner(&name) {
                 Some(owner) => Some(owner.clone()),
                 None => {
@@ -67,10 +79,14 @@ impl Engine {
             let _ = self.inner.images.remove_rootfs(&record.snapshot_key).await;
             return Err(ApiError::name_in_use(&name, &owner));
         }
-        c.commit(&record).map_err(|e| internal("saving the container", e))?;
+        c.commit(&record)
+            .map_err(|e| internal("saving the container", e))?;
         cleanup_dir.disarm();
         self.emit_container("create", &record, HashMap::new());
-        Ok(CreateResponse { id, warnings: Vec::new() })
+        Ok(CreateResponse {
+            id,
+            warnings: Vec::new(),
+        })
     }
 
     /// Starts a created or exited container.
@@ -79,19 +95,34 @@ impl Engine {
         let mut rec = c.lock().await;
         match rec.state.status {
             Status::Running => return Err(ApiError::not_modified()),
-            Status::Paused => return Err(ApiError::conflict(format!("cannot start a paused container, try unpause instead"))),
+            Status::Paused => {
+                return Err(ApiError::conflict(
+                    "cannot start a paused container, try unpause instead",
+                ));
+            }
             s if !s.can_start() => {
-                return Err(ApiError::conflict(format!("cannot start a container in state {s}")));
+                return Err(ApiError::conflict(format!(
+                    "cannot start a container in state {s}"
+                )));
             }
             _ => {}
         }
         c.cancel_restart();
         rec.manually_stopped = false;
-        self.start_locked(&c, &mut rec).await
+        let result = self.start_locked(&c, &mut rec).await;
+        if result.is_err() && rec.host_config.auto_remove.unwrap_or(false) {
+            drop(rec);
+            let _ = self.remove_now(&c).await;
+        }
+        result
     }
 
     /// Starts the container whose lock the caller holds.
-    pub(crate) async fn start_locked(&self, c: &Arc<Container>, rec: &mut ContainerRecord) -> ApiResult<()> {
+    pub(crate) async fn start_locked(
+        &self,
+        c: &Arc<Container>,
+        rec: &mut ContainerRecord,
+    ) -> ApiResult<()> {
         match self.spawn_shim(c, rec).await {
             Ok(pid) => {
                 rec.state = StateRecord {
@@ -104,13 +135,18 @@ impl Engine {
                     finished_at: rec.state.finished_at.clone(),
                 };
                 rec.has_been_started = true;
-                c.commit(rec).map_err(|e| internal("saving the container", e))?;
+                c.commit(rec)
+                    .map_err(|e| internal("saving the container", e))?;
                 self.emit_container("start", rec, HashMap::new());
                 crate::monitor::spawn(self.clone(), c.clone());
                 Ok(())
             }
             Err(failure) => {
-                rec.state.status = if rec.has_been_started { Status::Exited } else { Status::Created };
+                rec.state.status = if rec.has_been_started {
+                    Status::Exited
+                } else {
+                    Status::Created
+                };
                 rec.state.exit_code = failure.exit_code;
                 rec.state.error = failure.error.message.clone();
                 rec.state.pid = 0;
@@ -122,9 +158,21 @@ impl Engine {
         }
     }
 
-    async fn spawn_shim(&self, c: &Arc<Container>, rec: &ContainerRecord) -> Result<i32, StartFailure> {
-        let fail = |e: ApiError| StartFailure { exit_code: 128, error: e };
-        let rootfs = self.inner.images.mount_rootfs(&rec.snapshot_key, &c.dir).await.map_err(fail)?;
+    async fn spawn_shim(
+        &self,
+        c: &Arc<Container>,
+        rec: &ContainerRecord,
+    ) -> Result<i32, StartFailure> {
+        let fail = |e: ApiError| StartFailure {
+            exit_code: 128,
+            error: e,
+        };
+        let rootfs = self
+            .inner
+            .images
+            .mount_rootfs(&rec.snapshot_key, &c.dir)
+            .await
+            .map_err(fail)?;
         let cgroups_path = format!("/berth/{}", rec.id);
         let built = spec::build(&SpecInputs {
             record: rec,
@@ -142,12 +190,17 @@ impl Engine {
         }
         let shim_dir = self.shim_dir(&rec.id);
         let _ = std::fs::remove_dir_all(&shim_dir);
-        std::fs::create_dir_all(&shim_dir).map_err(|e| fail(internal("creating the shim directory", e)))?;
-        let spec_json = serde_json::to_vec(&built.spec).map_err(|e| fail(internal("encoding the spec", e)))?;
-        std::fs::write(shim_dir.join(BUNDLE_SPEC), spec_json).map_err(|e| fail(internal("writing the spec", e)))?;
+        std::fs::create_dir_all(&shim_dir)
+            .map_err(|e| fail(internal("creating the shim directory", e)))?;
+        let spec_json =
+            serde_json::to_vec(&built.spec).map_err(|e| fail(internal("encoding the spec", e)))?;
+        std::fs::write(shim_dir.join(BUNDLE_SPEC), spec_json)
+            .map_err(|e| fail(internal("writing the spec", e)))?;
         let shim_cfg = self.shim_config(rec, &shim_dir, cgroups_path);
-        let cfg_json = serde_json::to_vec(&shim_cfg).map_err(|e| fail(internal("encoding the shim config", e)))?;
-        std::fs::write(shim_dir.join(CONFIG_FILE), cfg_json).map_err(|e| fail(internal("writing the shim config", e)))?;
+        let cfg_json = serde_json::to_vec(&shim_cfg)
+            .map_err(|e| fail(internal("encoding the shim config", e)))?;
+        std::fs::write(shim_dir.join(CONFIG_FILE), cfg_json)
+            .map_err(|e| fail(internal("writing the shim config", e)))?;
         let pid = match shim_client::spawn(&self.inner.cfg.shim_binary, &shim_dir).await {
             Ok(pid) => pid,
             Err(e) => {
@@ -156,7 +209,11 @@ impl Engine {
             }
         };
         let client = self.shim(&rec.id);
-        let pending: Vec<_> = c.pending.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
+        let pending: Vec<_> = c
+            .pending
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default();
         for p in pending {
             if let Err(e) = crate::attach::connect(&client, p).await {
                 tracing::warn!(container = %rec.id, "attach before start failed: {e}");
@@ -169,7 +226,12 @@ impl Engine {
         Ok(pid)
     }
 
-    fn shim_config(&self, rec: &ContainerRecord, shim_dir: &std::path::Path, cgroup: String) -> ShimConfig {
+    fn shim_config(
+        &self,
+        rec: &ContainerRecord,
+        shim_dir: &std::path::Path,
+        cgroup: String,
+    ) -> ShimConfig {
         let opts = rec
             .host_config
             .log_config
@@ -182,8 +244,14 @@ impl Engine {
             bundle: shim_dir.to_path_buf(),
             runtime_root: self.runtime_root(),
             log_path: Some(crate::logs::log_path(&self.container_dir(&rec.id), &rec.id)),
-            log_max_size: opts.get("max-size").and_then(|s| parse_size(s)).unwrap_or(0),
-            log_max_files: opts.get("max-file").and_then(|s| s.parse().ok()).unwrap_or(1),
+            log_max_size: opts
+                .get("max-size")
+                .and_then(|s| parse_size(s))
+                .unwrap_or(0),
+            log_max_files: opts
+                .get("max-file")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1),
             tty: rec.tty(),
             open_stdin: rec.config.open_stdin.unwrap_or(false),
             stdin_once: rec.config.stdin_once.unwrap_or(false),
@@ -206,16 +274,23 @@ impl Engine {
                     c.cancel_restart();
                     rec.manually_stopped = true;
                     rec.state.status = Status::Exited;
-                    c.commit(&rec).map_err(|e| internal("saving the container", e))?;
+                    c.commit(&rec)
+                        .map_err(|e| internal("saving the container", e))?;
                     return Ok(());
                 }
                 s if !s.is_live() => return Err(ApiError::not_modified()),
                 _ => {}
             }
             rec.manually_stopped = true;
-            c.commit(&rec).map_err(|e| internal("saving the container", e))?;
-            let sig_name = opts.signal.clone().or_else(|| rec.config.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into());
-            let signal = signals::parse(&sig_name).ok_or_else(|| ApiError::invalid(format!("Invalid signal: {sig_name}")))?;
+            c.commit(&rec)
+                .map_err(|e| internal("saving the container", e))?;
+            let sig_name = opts
+                .signal
+                .clone()
+                .or_else(|| rec.config.stop_signal.clone())
+                .unwrap_or_else(|| "SIGTERM".into());
+            let signal = signals::parse(&sig_name)
+                .ok_or_else(|| ApiError::invalid(format!("Invalid signal: {sig_name}")))?;
             let timeout = opts.timeout.or(rec.config.stop_timeout).unwrap_or(10);
             if rec.state.status == Status::Paused {
                 let _ = self.shim(&rec.id).call(&Request::Resume).await;
@@ -226,9 +301,18 @@ impl Engine {
         if timeout != 0 {
             let _ = client.call(&Request::Kill { signal, all: false }).await;
         }
-        let limit = if timeout < 0 { None } else { Some(Duration::from_secs(timeout as u64)) };
+        let limit = if timeout < 0 {
+            None
+        } else {
+            Some(Duration::from_secs(timeout as u64))
+        };
         if !wait_not_live(&c, limit).await {
-            let _ = client.call(&Request::Kill { signal: libc::SIGKILL, all: true }).await;
+            let _ = client
+                .call(&Request::Kill {
+                    signal: libc::SIGKILL,
+                    all: true,
+                })
+                .await;
             wait_not_live(&c, Some(Duration::from_secs(30))).await;
         }
         let rec = c.lock().await;
@@ -240,7 +324,8 @@ impl Engine {
     pub async fn kill(&self, name: &str, signal: Option<String>) -> ApiResult<()> {
         let c = self.lookup(name)?;
         let sig_name = signal.unwrap_or_else(|| "SIGKILL".into());
-        let sig = signals::parse(&sig_name).ok_or_else(|| ApiError::invalid(format!("Invalid signal: {sig_name}")))?;
+        let sig = signals::parse(&sig_name)
+            .ok_or_else(|| ApiError::invalid(format!("Invalid signal: {sig_name}")))?;
         let rec = c.lock().await;
         match rec.state.status {
             Status::Running => {}
@@ -248,7 +333,10 @@ impl Engine {
             _ => return Err(ApiError::not_running(&rec.id)),
         }
         self.shim(&rec.id)
-            .call(&Request::Kill { signal: sig, all: false })
+            .call(&Request::Kill {
+                signal: sig,
+                all: false,
+            })
             .await
             .map_err(|e| ApiError::new(e.kind(), format!("Cannot kill container: {name}: {e}")))?;
         let mut attrs = HashMap::new();
@@ -281,12 +369,21 @@ impl Engine {
         let mut rec = c.lock().await;
         match rec.state.status {
             Status::Running => {}
-            Status::Paused => return Err(ApiError::conflict(format!("Container {} is already paused", rec.id))),
+            Status::Paused => {
+                return Err(ApiError::conflict(format!(
+                    "Container {} is already paused",
+                    rec.id
+                )));
+            }
             _ => return Err(ApiError::not_running(&rec.id)),
         }
-        self.shim(&rec.id).call(&Request::Pause).await.map_err(|e| ApiError::new(e.kind(), e.to_string()))?;
+        self.shim(&rec.id)
+            .call(&Request::Pause)
+            .await
+            .map_err(|e| ApiError::new(e.kind(), e.to_string()))?;
         rec.state.status = Status::Paused;
-        c.commit(&rec).map_err(|e| internal("saving the container", e))?;
+        c.commit(&rec)
+            .map_err(|e| internal("saving the container", e))?;
         self.emit_container("pause", &rec, HashMap::new());
         Ok(())
     }
@@ -296,11 +393,18 @@ impl Engine {
         let c = self.lookup(name)?;
         let mut rec = c.lock().await;
         if rec.state.status != Status::Paused {
-            return Err(ApiError::conflict(format!("Container {} is not paused", rec.id)));
+            return Err(ApiError::conflict(format!(
+                "Container {} is not paused",
+                rec.id
+            )));
         }
-        self.shim(&rec.id).call(&Request::Resume).await.map_err(|e| ApiError::new(e.kind(), e.to_string()))?;
+        self.shim(&rec.id)
+            .call(&Request::Resume)
+            .await
+            .map_err(|e| ApiError::new(e.kind(), e.to_string()))?;
         rec.state.status = Status::Running;
-        c.commit(&rec).map_err(|e| internal("saving the container", e))?;
+        c.commit(&rec)
+            .map_err(|e| internal("saving the container", e))?;
         self.emit_container("unpause", &rec, HashMap::new());
         Ok(())
     }
@@ -316,17 +420,24 @@ impl Engine {
         let mut rec = c.lock().await;
         let new = format!("/{}", new_name.trim_start_matches('/'));
         if new == rec.name {
-            return Err(ApiError::invalid(format!("Renaming a container with the same name as its current name")));
+            return Err(ApiError::invalid(
+                "Renaming a container with the same name as its current name",
+            ));
         }
         {
-            let mut index = self.inner.containers.lock().map_err(|_| ApiError::internal("index poisoned"))?;
+            let mut index = self
+                .inner
+                .containers
+                .lock()
+                .map_err(|_| ApiError::internal("index poisoned"))?;
             if let Some(owner) = index.name_owner(&new) {
                 return Err(ApiError::name_in_use(&new, owner));
             }
             index.rename(&rec.name, &new, &rec.id);
         }
         let old = std::mem::replace(&mut rec.name, new);
-        c.commit(&rec).map_err(|e| internal("saving the container", e))?;
+        c.commit(&rec)
+            .map_err(|e| internal("saving the container", e))?;
         let mut attrs = HashMap::new();
         attrs.insert("oldName".to_string(), old);
         self.emit_container("rename", &rec, attrs);
@@ -340,7 +451,10 @@ impl Engine {
             let rec = c.lock().await;
             match rec.state.status {
                 Status::Removing => {
-                    return Err(ApiError::conflict(format!("removal of container {} is already in progress", rec.id)));
+                    return Err(ApiError::conflict(format!(
+                        "removal of container {} is already in progress",
+                        rec.id
+                    )));
                 }
                 s if (s.is_live() || s == Status::Restarting) && !opts.force => {
                     if s == Status::Paused {
@@ -359,7 +473,12 @@ impl Engine {
                 if rec.state.status == Status::Paused {
                     let _ = client.call(&Request::Resume).await;
                 }
-                let _ = client.call(&Request::Kill { signal: libc::SIGKILL, all: true }).await;
+                let _ = client
+                    .call(&Request::Kill {
+                        signal: libc::SIGKILL,
+                        all: true,
+                    })
+                    .await;
             }
         }
         wait_not_live(&c, Some(Duration::from_secs(30))).await;
@@ -405,29 +524,44 @@ impl Engine {
             loop {
                 let s = rx.borrow_and_update().clone();
                 let done = match condition {
-                    WaitCondition::NotRunning => !s.status.is_live() && s.status != Status::Restarting,
+                    WaitCondition::NotRunning => {
+                        !s.status.is_live() && s.status != Status::Restarting
+                    }
                     WaitCondition::NextExit => s.exits > start.exits,
                     WaitCondition::Removed => s.removed,
                 };
                 if done {
-                    return Ok(WaitResponse { status_code: s.exit_code, error: None });
+                    return Ok(WaitResponse {
+                        status_code: s.exit_code,
+                        error: None,
+                    });
                 }
                 if rx.changed().await.is_err() {
                     let s = rx.borrow().clone();
-                    return Ok(WaitResponse { status_code: s.exit_code, error: None });
+                    return Ok(WaitResponse {
+                        status_code: s.exit_code,
+                        error: None,
+                    });
                 }
             }
         }))
     }
 
     /// Publishes a container event with Docker's attributes (name, image, labels).
-    pub(crate) fn emit_container(&self, action: &str, rec: &ContainerRecord, mut attrs: HashMap<String, String>) {
+    pub(crate) fn emit_container(
+        &self,
+        action: &str,
+        rec: &ContainerRecord,
+        mut attrs: HashMap<String, String>,
+    ) {
         attrs.insert("name".into(), rec.bare_name().to_string());
         attrs.insert("image".into(), rec.image_ref.clone());
         for (k, v) in rec.config.labels.iter().flatten() {
             attrs.entry(k.clone()).or_insert_with(|| v.clone());
         }
-        self.inner.events.publish("container", action, &rec.id, attrs);
+        self.inner
+            .events
+            .publish("container", action, &rec.id, attrs);
     }
 }
 
@@ -441,19 +575,26 @@ struct StartFailure {
 /// not executable, 128 otherwise).
 fn create_failure(e: &shim_client::ShimError) -> StartFailure {
     let msg = e.to_string();
-    let exit_code = if msg.contains("executable file not found") || msg.contains("no such file or directory") {
-        127
-    } else if msg.contains("permission denied") {
-        126
+    let exit_code =
+        if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+            127
+        } else if msg.contains("permission denied") {
+            126
+        } else {
+            128
+        };
+    let kind = if exit_code == 128 {
+        berth_api::ErrorKind::Internal
     } else {
-        128
+        berth_api::ErrorKind::InvalidArgument
     };
-    let kind = if exit_code == 128 { berth_api::ErrorKind::Internal } else { berth_api::ErrorKind::InvalidArgument };
     StartFailure {
         exit_code,
         error: ApiError::new(
             kind,
-            format!("failed to create task for container: failed to create shim task: OCI runtime create failed: {msg}: unknown"),
+            format!(
+                "failed to create task for container: failed to create shim task: OCI runtime create failed: {msg}: unknown"
+            ),
         ),
     }
 }
@@ -491,7 +632,10 @@ pub fn parse_size(s: &str) -> Option<u64> {
         'g' => (&s[..s.len() - 1], 1 << 30),
         _ => (s, 1),
     };
-    num.trim().parse::<f64>().ok().map(|n| (n * mult as f64) as u64)
+    num.trim()
+        .parse::<f64>()
+        .ok()
+        .map(|n| (n * mult as f64) as u64)
 }
 
 /// Removes a directory on drop unless disarmed (undo a half-done create).

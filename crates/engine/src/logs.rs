@@ -31,9 +31,19 @@ struct Line {
 
 fn parse_line(line: &str) -> Option<LogRecord> {
     let l: Line = serde_json::from_str(line).ok()?;
-    let timestamp = chrono::DateTime::parse_from_rfc3339(&l.time).ok()?.with_timezone(&chrono::Utc);
-    let kind = if l.stream == "stderr" { StreamKind::Stderr } else { StreamKind::Stdout };
-    Some(LogRecord { kind, timestamp, data: Bytes::from(l.log) })
+    let timestamp = chrono::DateTime::parse_from_rfc3339(&l.time)
+        .ok()?
+        .with_timezone(&chrono::Utc);
+    let kind = if l.stream == "stderr" {
+        StreamKind::Stderr
+    } else {
+        StreamKind::Stdout
+    };
+    Some(LogRecord {
+        kind,
+        timestamp,
+        data: Bytes::from(l.log),
+    })
 }
 
 struct Filter {
@@ -45,7 +55,8 @@ struct Filter {
 
 impl Filter {
     fn keep(&self, r: &LogRecord) -> bool {
-        let t = r.timestamp.timestamp() as f64 + f64::from(r.timestamp.timestamp_subsec_nanos()) / 1e9;
+        let t =
+            r.timestamp.timestamp() as f64 + f64::from(r.timestamp.timestamp_subsec_nanos()) / 1e9;
         let stream_ok = match r.kind {
             StreamKind::Stderr => self.stderr,
             _ => self.stdout,
@@ -66,7 +77,9 @@ fn read_history(path: &Path, filter: &Filter) -> (Vec<LogRecord>, u64) {
     let mut out = Vec::new();
     let mut len = 0;
     for f in files {
-        let Ok(file) = std::fs::File::open(&f) else { continue };
+        let Ok(file) = std::fs::File::open(&f) else {
+            continue;
+        };
         let mut reader = BufReader::new(file);
         let mut line = String::new();
         let mut consumed = 0u64;
@@ -75,10 +88,10 @@ fn read_history(path: &Path, filter: &Filter) -> (Vec<LogRecord>, u64) {
                 break;
             }
             consumed += n as u64;
-            if let Some(r) = parse_line(line.trim_end()) {
-                if filter.keep(&r) {
-                    out.push(r);
-                }
+            if let Some(r) = parse_line(line.trim_end())
+                && filter.keep(&r)
+            {
+                out.push(r);
             }
             line.clear();
         }
@@ -93,13 +106,20 @@ impl Engine {
         let c = self.lookup(name)?;
         let tty = c.lock().await.tty();
         let path = log_path(&c.dir, &c.id);
-        let filter = Filter { stdout: opts.stdout, stderr: opts.stderr, since: opts.since, until: opts.until };
+        let filter = Filter {
+            stdout: opts.stdout,
+            stderr: opts.stderr,
+            since: opts.since,
+            until: opts.until,
+        };
         let (tx, rx) = mpsc::channel(256);
         let follow = opts.follow && opts.until.is_none();
         let tail = opts.tail;
         tokio::spawn(async move {
             let p = path.clone();
-            let Ok((mut history, offset)) = tokio::task::spawn_blocking(move || read_history(&p, &filter)).await else {
+            let Ok((mut history, offset)) =
+                tokio::task::spawn_blocking(move || read_history(&p, &filter)).await
+            else {
                 return;
             };
             if let Some(n) = tail {
@@ -112,21 +132,37 @@ impl Engine {
                 }
             }
             if follow {
-                let filter = Filter { stdout: opts.stdout, stderr: opts.stderr, since: opts.since, until: None };
+                let filter = Filter {
+                    stdout: opts.stdout,
+                    stderr: opts.stderr,
+                    since: opts.since,
+                    until: None,
+                };
                 follow_file(c, path, offset, filter, tx).await;
             }
         });
-        Ok(LogStream { tty, records: receiver_stream(rx) })
+        Ok(LogStream {
+            tty,
+            records: receiver_stream(rx),
+        })
     }
 }
 
 /// Sends lines appended after `offset` until the container stops and the file is drained.
-async fn follow_file(c: Arc<Container>, path: PathBuf, mut offset: u64, filter: Filter, tx: mpsc::Sender<LogRecord>) {
+async fn follow_file(
+    c: Arc<Container>,
+    path: PathBuf,
+    mut offset: u64,
+    filter: Filter,
+    tx: mpsc::Sender<LogRecord>,
+) {
     let mut rx = c.subscribe();
     loop {
         let live = {
             let s = rx.borrow_and_update().clone();
-            (s.status.is_live() || s.status == crate::status::Status::Restarting || s.status == crate::status::Status::Created)
+            (s.status.is_live()
+                || s.status == crate::status::Status::Restarting
+                || s.status == crate::status::Status::Created)
                 && !s.removed
         };
         let p = path.clone();

@@ -4,7 +4,9 @@
 use crate::Engine;
 use crate::status::Status;
 use berth_api::config::ContainerConfig;
-use berth_api::container::{CommitOptions, ContainerPruneResponse, IdResponse, RemoveOptions, UpdateBody, UpdateResponse};
+use berth_api::container::{
+    CommitOptions, ContainerPruneResponse, IdResponse, RemoveOptions, UpdateBody, UpdateResponse,
+};
 use berth_api::{ApiError, ApiResult, Filters};
 
 impl Engine {
@@ -17,15 +19,29 @@ impl Engine {
         macro_rules! take {
             ($($f:ident),*) => { $( if u.$f.is_some() { r.$f = u.$f.clone(); } )* };
         }
-        take!(cpu_shares, memory, nano_cpus, blkio_weight, cpu_period, cpu_quota, cpuset_cpus, cpuset_mems, memory_reservation, memory_swap, pids_limit);
+        take!(
+            cpu_shares,
+            memory,
+            nano_cpus,
+            blkio_weight,
+            cpu_period,
+            cpu_quota,
+            cpuset_cpus,
+            cpuset_mems,
+            memory_reservation,
+            memory_swap,
+            pids_limit
+        );
         if let Some(p) = update.restart_policy {
             rec.host_config.restart_policy = Some(p);
         }
         let mut warnings = Vec::new();
         if rec.state.status.is_live() {
-            warnings.push("resource changes take effect when the container next starts".to_string());
+            warnings
+                .push("resource changes take effect when the container next starts".to_string());
         }
-        c.commit(&rec).map_err(|e| ApiError::internal(format!("saving the container: {e}")))?;
+        c.commit(&rec)
+            .map_err(|e| ApiError::internal(format!("saving the container: {e}")))?;
         self.emit_container("update", &rec, Default::default());
         Ok(UpdateResponse { warnings })
     }
@@ -37,28 +53,49 @@ impl Engine {
         for c in self.all_containers() {
             let (id, ok) = {
                 let rec = c.lock().await;
-                let stopped = matches!(rec.state.status, Status::Exited | Status::Created | Status::Dead);
+                let stopped = matches!(
+                    rec.state.status,
+                    Status::Exited | Status::Created | Status::Dead
+                );
                 let labels = rec.config.labels.clone().unwrap_or_default();
                 let old_enough = until.is_none_or(|u| {
-                    chrono::DateTime::parse_from_rfc3339(&rec.created).map(|t| t.timestamp() < u).unwrap_or(true)
+                    chrono::DateTime::parse_from_rfc3339(&rec.created)
+                        .map(|t| t.timestamp() < u)
+                        .unwrap_or(true)
                 });
-                (rec.id.clone(), stopped && filters.labels_match(&labels) && old_enough)
+                (
+                    rec.id.clone(),
+                    stopped && filters.labels_match(&labels) && old_enough,
+                )
             };
             if ok && self.remove(&id, RemoveOptions::default()).await.is_ok() {
                 deleted.push(id);
             }
         }
-        Ok(ContainerPruneResponse { containers_deleted: deleted, space_reclaimed: 0 })
+        Ok(ContainerPruneResponse {
+            containers_deleted: deleted,
+            space_reclaimed: 0,
+        })
     }
 
     /// `docker commit`: the container's writable layer as a new image (paused meanwhile
     /// when asked and running).
-    pub async fn commit(&self, opts: CommitOptions, config: Option<ContainerConfig>) -> ApiResult<IdResponse> {
+    pub async fn commit(
+        &self,
+        opts: CommitOptions,
+        config: Option<ContainerConfig>,
+    ) -> ApiResult<IdResponse> {
         let c = self.lookup(&opts.container)?;
         let rec = c.lock().await.clone();
         let mut cc: berth_oci::ContainerConfig = match config {
-            Some(cfg) => serde_json::to_value(cfg).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
-            None => serde_json::to_value(&rec.config).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
+            Some(cfg) => serde_json::to_value(cfg)
+                .ok()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default(),
+            None => serde_json::to_value(&rec.config)
+                .ok()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default(),
         };
         cc.hostname = None;
         cc.image = None;
@@ -71,7 +108,11 @@ impl Engine {
                     Some(t) => format!("{repo}:{t}"),
                     None => repo.clone(),
                 };
-                Some(berth_oci::Reference::parse_normalized(&full).map_err(|e| ApiError::invalid(e.to_string()))?.with_default_tag())
+                Some(
+                    berth_oci::Reference::parse_normalized(&full)
+                        .map_err(|e| ApiError::invalid(e.to_string()))?
+                        .with_default_tag(),
+                )
             }
             _ => None,
         };
@@ -84,7 +125,12 @@ impl Engine {
             .images
             .commit(
                 &rec.snapshot_key,
-                berth_image::rootfs::CommitOptions { config: Some(cc), author: opts.author.clone(), comment: opts.comment.clone(), reference },
+                berth_image::rootfs::CommitOptions {
+                    config: Some(cc),
+                    author: opts.author.clone(),
+                    comment: opts.comment.clone(),
+                    reference,
+                },
             )
             .await;
         if pause {

@@ -2,10 +2,10 @@
 //! then applies AutoRemove or the restart policy (Docker's back-off: 100 ms doubling, reset
 //! after 10 s of running).
 
+use crate::Engine;
 use crate::container::Container;
 use crate::record::ContainerRecord;
 use crate::status::Status;
-use crate::Engine;
 use berth_shim::config::{EXIT_FILE, ExitRecord};
 use berth_shim::protocol::Request;
 use std::collections::HashMap;
@@ -28,11 +28,19 @@ pub(crate) async fn collect_exit(engine: &Engine, id: &str) -> ExitRecord {
         Ok(exit) => exit,
         Err(e) => {
             let path = engine.shim_dir(id).join(EXIT_FILE);
-            match std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()) {
+            match std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+            {
                 Some(exit) => exit,
                 None => {
                     tracing::warn!(container = %id, "lost the shim ({e}); the exit status is unknown");
-                    ExitRecord { exit_code: 255, signal: None, finished_at: berth_shim::timestamp::now(), oom_killed: false }
+                    ExitRecord {
+                        exit_code: 255,
+                        signal: None,
+                        finished_at: berth_shim::timestamp::now(),
+                        oom_killed: false,
+                    }
                 }
             }
         }
@@ -70,10 +78,11 @@ impl Engine {
         }
         c.note_exit();
         drop(rec);
-        if !restart && auto_remove {
-            if let Err(e) = self.remove_now(c).await {
-                tracing::warn!(container = %c.id, "auto-remove failed: {}", e.message);
-            }
+        if !restart
+            && auto_remove
+            && let Err(e) = self.remove_now(c).await
+        {
+            tracing::warn!(container = %c.id, "auto-remove failed: {}", e.message);
         }
     }
 
@@ -121,7 +130,11 @@ fn should_restart(rec: &ContainerRecord) -> bool {
 fn backoff(c: &Container, rec: &ContainerRecord) -> Duration {
     let ran = ran_for(rec);
     let prev = c.backoff_ms.load(Ordering::SeqCst);
-    let next = if prev == 0 || ran >= Duration::from_secs(10) { 100 } else { (prev * 2).min(60_000) };
+    let next = if prev == 0 || ran >= Duration::from_secs(10) {
+        100
+    } else {
+        (prev * 2).min(60_000)
+    };
     c.backoff_ms.store(next, Ordering::SeqCst);
     Duration::from_millis(next)
 }

@@ -39,14 +39,16 @@ impl Index {
 
     /// Adds a container under `name`.
     pub fn insert(&mut self, name: &str, c: Arc<Container>) {
-        self.names.insert(name.trim_start_matches('/').to_string(), c.id.clone());
+        self.names
+            .insert(name.trim_start_matches('/').to_string(), c.id.clone());
         self.by_id.insert(c.id.clone(), c);
     }
 
     /// Moves `id` from `old` to `new`.
     pub fn rename(&mut self, old: &str, new: &str, id: &str) {
         self.names.remove(old.trim_start_matches('/'));
-        self.names.insert(new.trim_start_matches('/').to_string(), id.to_string());
+        self.names
+            .insert(new.trim_start_matches('/').to_string(), id.to_string());
     }
 
     /// Forgets a container.
@@ -63,11 +65,30 @@ impl Index {
 
 const ADJECTIVES: &[&str] = &[
     "admiring", "brave", "calm", "clever", "eager", "focused", "gallant", "happy", "jolly", "keen",
-    "laughing", "modest", "nifty", "peaceful", "quirky", "relaxed", "sharp", "tender", "vibrant", "zealous",
+    "laughing", "modest", "nifty", "peaceful", "quirky", "relaxed", "sharp", "tender", "vibrant",
+    "zealous",
 ];
 const SURNAMES: &[&str] = &[
-    "archimedes", "babbage", "curie", "dijkstra", "euler", "faraday", "gauss", "hopper", "johnson", "knuth",
-    "lovelace", "meitner", "noether", "pascal", "ritchie", "shannon", "thompson", "turing", "wozniak", "yalow",
+    "archimedes",
+    "babbage",
+    "curie",
+    "dijkstra",
+    "euler",
+    "faraday",
+    "gauss",
+    "hopper",
+    "johnson",
+    "knuth",
+    "lovelace",
+    "meitner",
+    "noether",
+    "pascal",
+    "ritchie",
+    "shannon",
+    "thompson",
+    "turing",
+    "wozniak",
+    "yalow",
 ];
 
 /// A random `adjective_surname` name.
@@ -81,7 +102,9 @@ pub fn generate() -> String {
 /// A random 64-hex id.
 pub fn new_id() -> String {
     let mut rng = rand::rng();
-    (0..4).map(|_| format!("{:016x}", rng.random::<u64>())).collect()
+    (0..4)
+        .map(|_| format!("{:016x}", rng.random::<u64>()))
+        .collect()
 }
 
 /// Whether `name` is a valid container name (Docker: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`).

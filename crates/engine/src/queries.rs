@@ -4,8 +4,8 @@ use crate::Engine;
 use crate::record::ContainerRecord;
 use crate::status::Status;
 use berth_api::container::{
-    ContainerInspect, ContainerState, ContainerSummary, GraphDriverData, InspectOptions, ListOptions, MountPoint,
-    NetworkSettings, SummaryHostConfig,
+    ContainerInspect, ContainerState, ContainerSummary, GraphDriverData, InspectOptions,
+    ListOptions, MountPoint, NetworkSettings, SummaryHostConfig,
 };
 use berth_api::{ApiResult, Filters};
 
@@ -20,7 +20,9 @@ impl Engine {
         records.sort_by(|a, b| b.created.cmp(&a.created));
         let mut out: Vec<ContainerSummary> = records
             .iter()
-            .filter(|r| show_all || r.state.status.is_live() || r.state.status == Status::Restarting)
+            .filter(|r| {
+                show_all || r.state.status.is_live() || r.state.status == Status::Restarting
+            })
             .filter(|r| filter_matches(r, &opts.filters))
             .map(summary)
             .collect();
@@ -55,12 +57,18 @@ impl Engine {
             app_armor_profile: String::new(),
             exec_ids: None,
             host_config: rec.host_config.clone(),
-            graph_driver: GraphDriverData { name: "overlay2".into(), data: rec.graph_data.clone() },
+            graph_driver: GraphDriverData {
+                name: "overlay2".into(),
+                data: rec.graph_data.clone(),
+            },
             size_rw: None,
             size_root_fs: None,
             mounts: mounts(&rec),
             config: rec.config.clone(),
-            network_settings: NetworkSettings { sandbox_key: String::new(), ..Default::default() },
+            network_settings: NetworkSettings {
+                sandbox_key: String::new(),
+                ..Default::default()
+            },
         })
     }
 }
@@ -102,7 +110,10 @@ fn mounts(rec: &ContainerRecord) -> Vec<MountPoint> {
     }
     for m in rec.host_config.mounts.iter().flatten() {
         out.push(MountPoint {
-            kind: serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            kind: serde_json::to_value(m.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
             source: m.source.clone(),
             destination: m.target.clone(),
             rw: !m.read_only,
@@ -123,9 +134,17 @@ fn status_text(rec: &ContainerRecord) -> String {
     match rec.state.status {
         Status::Running => format!("Up {}", since(&rec.state.started_at)),
         Status::Paused => format!("Up {} (Paused)", since(&rec.state.started_at)),
-        Status::Restarting => format!("Restarting ({}) {} ago", rec.state.exit_code, since(&rec.state.finished_at)),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            rec.state.exit_code,
+            since(&rec.state.finished_at)
+        ),
         Status::Exited if rec.has_been_started => {
-            format!("Exited ({}) {} ago", rec.state.exit_code, since(&rec.state.finished_at))
+            format!(
+                "Exited ({}) {} ago",
+                rec.state.exit_code,
+                since(&rec.state.finished_at)
+            )
         }
         Status::Exited | Status::Created => "Created".into(),
         Status::Removing => "Removal In Progress".into(),
@@ -147,21 +166,29 @@ fn human_duration(secs: i64) -> String {
 }
 
 fn summary(rec: &ContainerRecord) -> ContainerSummary {
-    let command = std::iter::once(rec.path.as_str()).chain(rec.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ");
+    let command = std::iter::once(rec.path.as_str())
+        .chain(rec.args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
     ContainerSummary {
         id: rec.id.clone(),
         names: vec![rec.name.clone()],
         image: rec.image_ref.clone(),
         image_id: rec.image_id.clone(),
         command,
-        created: chrono::DateTime::parse_from_rfc3339(&rec.created).map(|t| t.timestamp()).unwrap_or(0),
+        created: chrono::DateTime::parse_from_rfc3339(&rec.created)
+            .map(|t| t.timestamp())
+            .unwrap_or(0),
         ports: Vec::new(),
         size_rw: None,
         size_root_fs: None,
         labels: rec.config.labels.clone().unwrap_or_default(),
         state: rec.state.status.as_str().to_string(),
         status: status_text(rec),
-        host_config: SummaryHostConfig { network_mode: rec.host_config.network_mode.clone().unwrap_or_default(), annotations: None },
+        host_config: SummaryHostConfig {
+            network_mode: rec.host_config.network_mode.clone().unwrap_or_default(),
+            annotations: None,
+        },
         network_settings: Default::default(),
         mounts: mounts(rec),
     }
@@ -174,9 +201,17 @@ fn filter_matches(rec: &ContainerRecord, f: &Filters) -> bool {
         v.is_empty() || v.iter().any(|x| pred(x))
     };
     ok("id", &|x| rec.id.starts_with(x))
-        && ok("name", &|x| rec.bare_name().contains(x.trim_start_matches('/')))
+        && ok("name", &|x| {
+            rec.bare_name().contains(x.trim_start_matches('/'))
+        })
         && ok("status", &|x| rec.state.status.as_str() == x)
-        && ok("exited", &|x| rec.state.status == Status::Exited && x.parse::<i64>().ok() == Some(rec.state.exit_code))
-        && ok("ancestor", &|x| rec.image_ref == x || rec.image_id.contains(x) || rec.image_ref.split(':').next() == Some(x))
+        && ok("exited", &|x| {
+            rec.state.status == Status::Exited && x.parse::<i64>().ok() == Some(rec.state.exit_code)
+        })
+        && ok("ancestor", &|x| {
+            rec.image_ref == x
+                || rec.image_id.contains(x)
+                || rec.image_ref.split(':').next() == Some(x)
+        })
         && f.labels_match(&rec.config.labels.clone().unwrap_or_default())
 }

@@ -22,10 +22,13 @@ impl Engine {
                 Err(e) => tracing::warn!("skipping {}: {e}", dir.display()),
             }
         }
+        let mut named = Vec::new();
+        for c in &loaded {
+            named.push((c.lock().await.name.clone(), c.clone()));
+        }
         if let Ok(mut index) = self.inner.containers.lock() {
-            for c in &loaded {
-                let name = c.lock().await.name.clone();
-                index.insert(&name, c.clone());
+            for (name, c) in named {
+                index.insert(&name, c);
             }
         }
         for c in loaded {
@@ -61,7 +64,11 @@ impl Engine {
             Ok(state) if state.exit.is_none() => {
                 let mut rec = c.lock().await;
                 let paused = state.status == "paused";
-                rec.state.status = if paused { Status::Paused } else { Status::Running };
+                rec.state.status = if paused {
+                    Status::Paused
+                } else {
+                    Status::Running
+                };
                 rec.state.pid = i64::from(state.pid);
                 let _ = c.commit(&rec);
                 drop(rec);
@@ -80,7 +87,10 @@ impl Engine {
     async fn apply_restart_policy_at_boot(&self, c: Arc<Container>) {
         let mut rec = c.lock().await;
         let policy = rec.host_config.restart_policy.clone().unwrap_or_default();
-        let wanted = matches!(policy.name.as_deref(), Some("always") | Some("unless-stopped"));
+        let wanted = matches!(
+            policy.name.as_deref(),
+            Some("always") | Some("unless-stopped")
+        );
         if !wanted || rec.manually_stopped || !rec.has_been_started {
             return;
         }

@@ -126,14 +126,21 @@ impl ShimClient {
     }
 
     async fn connect(&self) -> Result<(BufReader<OwnedReadHalf>, OwnedWriteHalf), ShimError> {
-        let stream = UnixStream::connect(&self.socket)
-            .await
-            .map_err(|source| ShimError::Unreachable { path: self.socket.clone(), source })?;
+        let stream =
+            UnixStream::connect(&self.socket)
+                .await
+                .map_err(|source| ShimError::Unreachable {
+                    path: self.socket.clone(),
+                    source,
+                })?;
         let (r, w) = stream.into_split();
         Ok((BufReader::new(r), w))
     }
 
-    async fn send(&self, req: &Request) -> Result<(BufReader<OwnedReadHalf>, OwnedWriteHalf, Reply), ShimError> {
+    async fn send(
+        &self,
+        req: &Request,
+    ) -> Result<(BufReader<OwnedReadHalf>, OwnedWriteHalf, Reply), ShimError> {
         let (mut r, mut w) = self.connect().await?;
         let mut line = serde_json::to_vec(req).map_err(|e| ShimError::Protocol(e.to_string()))?;
         line.push(b'\n');
@@ -174,8 +181,19 @@ impl ShimClient {
     }
 
     /// Attaches to the init's stdio.
-    pub async fn attach(&self, stdin: bool, stdout: bool, stderr: bool) -> Result<ShimStream, ShimError> {
-        let (reader, writer, _) = self.send(&Request::Attach { stdin, stdout, stderr }).await?;
+    pub async fn attach(
+        &self,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> Result<ShimStream, ShimError> {
+        let (reader, writer, _) = self
+            .send(&Request::Attach {
+                stdin,
+                stdout,
+                stderr,
+            })
+            .await?;
         Ok(ShimStream { reader, writer })
     }
 
@@ -187,7 +205,12 @@ impl ShimClient {
         stdin: bool,
         attach: bool,
     ) -> Result<(i32, Option<ShimStream>), ShimError> {
-        let req = Request::Exec { exec_id: exec_id.to_string(), process: Box::new(process), stdin, attach };
+        let req = Request::Exec {
+            exec_id: exec_id.to_string(),
+            process: Box::new(process),
+            stdin,
+            attach,
+        };
         let (reader, writer, reply) = self.send(&req).await?;
         let Reply::Pid { pid } = reply else {
             return Err(ShimError::Protocol(format!("{reply:?}")));
@@ -221,7 +244,8 @@ impl ShimOutput {
         let mut data = vec![0u8; len];
         self.inner.read_exact(&mut data).await?;
         if kind == FRAME_EXIT {
-            let exit = serde_json::from_slice(&data).map_err(|e| ShimError::Protocol(e.to_string()))?;
+            let exit =
+                serde_json::from_slice(&data).map_err(|e| ShimError::Protocol(e.to_string()))?;
             return Ok(Some(Frame::Exit(exit)));
         }
         Ok(Some(Frame::Output(kind, Bytes::from(data))))

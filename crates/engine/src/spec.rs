@@ -60,7 +60,13 @@ const MASKED_PATHS: &[&str] = &[
     "/sys/devices/virtual/powercap",
 ];
 
-const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// Docker's default PATH when the image sets none.
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -98,8 +104,16 @@ pub fn build(inputs: &SpecInputs<'_>) -> Result<BuiltSpec, SpecError> {
         "sysctl": hc.sysctls.clone().unwrap_or_default(),
     });
     if !privileged {
-        linux["maskedPaths"] = json!(hc.masked_paths.clone().unwrap_or_else(|| strs(MASKED_PATHS)));
-        linux["readonlyPaths"] = json!(hc.readonly_paths.clone().unwrap_or_else(|| strs(READONLY_PATHS)));
+        linux["maskedPaths"] = json!(
+            hc.masked_paths
+                .clone()
+                .unwrap_or_else(|| strs(MASKED_PATHS))
+        );
+        linux["readonlyPaths"] = json!(
+            hc.readonly_paths
+                .clone()
+                .unwrap_or_else(|| strs(READONLY_PATHS))
+        );
         if !seccomp_unconfined(hc) {
             let profile = seccomp_profile(hc, &caps)?;
             linux["seccomp"] = profile;
@@ -124,7 +138,8 @@ pub fn build(inputs: &SpecInputs<'_>) -> Result<BuiltSpec, SpecError> {
         "mounts": mounts,
         "linux": linux,
     });
-    let spec: Spec = serde_json::from_value(spec).map_err(|e| SpecError::Internal(e.to_string()))?;
+    let spec: Spec =
+        serde_json::from_value(spec).map_err(|e| SpecError::Internal(e.to_string()))?;
     Ok(BuiltSpec { spec, warnings })
 }
 
@@ -141,7 +156,10 @@ fn environment(r: &ContainerRecord, home: &str) -> Vec<String> {
         env.push(kv);
     };
     set(DEFAULT_PATH.to_string());
-    set(format!("HOSTNAME={}", r.config.hostname.clone().unwrap_or_default()));
+    set(format!(
+        "HOSTNAME={}",
+        r.config.hostname.clone().unwrap_or_default()
+    ));
     if r.tty() {
         set("TERM=xterm".to_string());
     }
@@ -156,7 +174,11 @@ fn environment(r: &ContainerRecord, home: &str) -> Vec<String> {
 
 fn default_mounts(hc: &HostConfig) -> Vec<Value> {
     let shm = hc.shm_size.filter(|s| *s > 0).unwrap_or(64 << 20);
-    let sys_opts = if hc.privileged.unwrap_or(false) { json!(["nosuid", "noexec", "nodev"]) } else { json!(["nosuid", "noexec", "nodev", "ro"]) };
+    let sys_opts = if hc.privileged.unwrap_or(false) {
+        json!(["nosuid", "noexec", "nodev"])
+    } else {
+        json!(["nosuid", "noexec", "nodev", "ro"])
+    };
     vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
@@ -183,13 +205,23 @@ fn user_mounts(hc: &HostConfig) -> Result<Vec<Value>, SpecError> {
         let (src, dst, mode) = match parts.as_slice() {
             [s, d] => (*s, *d, ""),
             [s, d, m] => (*s, *d, *m),
-            _ => return Err(SpecError::Invalid(format!("invalid volume specification: '{b}'"))),
+            _ => {
+                return Err(SpecError::Invalid(format!(
+                    "invalid volume specification: '{b}'"
+                )));
+            }
         };
         if !src.starts_with('/') {
-            return Err(SpecError::Invalid(format!("named volumes are not supported yet: '{b}'")));
+            return Err(SpecError::Invalid(format!(
+                "named volumes are not supported yet: '{b}'"
+            )));
         }
         let mut opts = vec!["rbind".to_string()];
-        opts.extend(mode.split(',').filter(|m| matches!(*m, "ro" | "rw")).map(String::from));
+        opts.extend(
+            mode.split(',')
+                .filter(|m| matches!(*m, "ro" | "rw"))
+                .map(String::from),
+        );
         out.push(json!({"destination": dst, "type": "bind", "source": src, "options": opts}));
     }
     for m in hc.mounts.iter().flatten() {
@@ -213,11 +245,20 @@ fn user_mounts(hc: &HostConfig) -> Result<Vec<Value>, SpecError> {
                 }
                 out.push(json!({"destination": m.target, "type": "tmpfs", "source": "tmpfs", "options": opts}));
             }
-            _ => return Err(SpecError::Invalid(format!("mount type {:?} is not supported yet", m.kind))),
+            _ => {
+                return Err(SpecError::Invalid(format!(
+                    "mount type {:?} is not supported yet",
+                    m.kind
+                )));
+            }
         }
     }
     for (dst, opts) in hc.tmpfs.iter().flatten() {
-        let mut o = vec!["nosuid".to_string(), "nodev".to_string(), "noexec".to_string()];
+        let mut o = vec![
+            "nosuid".to_string(),
+            "nodev".to_string(),
+            "noexec".to_string(),
+        ];
         o.extend(opts.split(',').filter(|s| !s.is_empty()).map(String::from));
         out.push(json!({"destination": dst, "type": "tmpfs", "source": "tmpfs", "options": o}));
     }
@@ -225,7 +266,12 @@ fn user_mounts(hc: &HostConfig) -> Result<Vec<Value>, SpecError> {
 }
 
 fn namespaces(hc: &HostConfig) -> Vec<Value> {
-    let mut ns = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+    let mut ns = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
     if hc.network_mode.as_deref() != Some("host") {
         ns.push(json!({"type": "network"}));
     }
@@ -302,9 +348,22 @@ fn device_rules(privileged: bool) -> Value {
     }
     let mut rules = vec![json!({"allow": false, "access": "rwm"})];
     for (kind, major, minor) in [("c", -1, -1), ("b", -1, -1)] {
-        rules.push(json!({"allow": true, "type": kind, "major": major, "minor": minor, "access": "m"}));
+        rules.push(
+            json!({"allow": true, "type": kind, "major": major, "minor": minor, "access": "m"}),
+        );
     }
-    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (136, -1), (10, 200)] {
+    for (major, minor) in [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+        (136, -1),
+        (10, 200),
+    ] {
         let mut rule = json!({"allow": true, "type": "c", "major": major, "access": "rwm"});
         if minor >= 0 {
             rule["minor"] = json!(minor);
@@ -336,7 +395,12 @@ fn security_opts(hc: &HostConfig) -> impl Iterator<Item = &str> {
 }
 
 fn no_new_privileges(hc: &HostConfig) -> bool {
-    security_opts(hc).any(|o| matches!(o, "no-new-privileges" | "no-new-privileges=true" | "no-new-privileges:true"))
+    security_opts(hc).any(|o| {
+        matches!(
+            o,
+            "no-new-privileges" | "no-new-privileges=true" | "no-new-privileges:true"
+        )
+    })
 }
 
 fn seccomp_unconfined(hc: &HostConfig) -> bool {
@@ -344,14 +408,19 @@ fn seccomp_unconfined(hc: &HostConfig) -> bool {
 }
 
 fn seccomp_profile(hc: &HostConfig, caps: &[Capability]) -> Result<Value, SpecError> {
-    let file = security_opts(hc).find_map(|o| o.strip_prefix("seccomp=").or_else(|| o.strip_prefix("seccomp:")));
+    let file = security_opts(hc).find_map(|o| {
+        o.strip_prefix("seccomp=")
+            .or_else(|| o.strip_prefix("seccomp:"))
+    });
     let profile = match file {
         Some(text) if text.trim_start().starts_with('{') => serde_json::from_str(text)
             .map_err(|e| SpecError::Invalid(format!("Decoding seccomp profile failed: {e}")))?,
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| SpecError::Invalid(format!("opening seccomp profile ({path}) failed: {e}")))?;
-            serde_json::from_str(&text).map_err(|e| SpecError::Invalid(format!("Decoding seccomp profile failed: {e}")))?
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                SpecError::Invalid(format!("opening seccomp profile ({path}) failed: {e}"))
+            })?;
+            serde_json::from_str(&text)
+                .map_err(|e| SpecError::Invalid(format!("Decoding seccomp profile failed: {e}")))?
         }
         None => serde_json::to_value(berth_runtime::seccomp::docker_default_profile(caps))
             .map_err(|e| SpecError::Internal(e.to_string()))?,
@@ -361,17 +430,28 @@ fn seccomp_profile(hc: &HostConfig, caps: &[Capability]) -> Result<Value, SpecEr
 
 fn parse_cap(name: &str) -> Result<Capability, SpecError> {
     let upper = name.to_uppercase();
-    let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
-    serde_json::from_value(json!(full)).map_err(|_| SpecError::Invalid(format!("unknown capability: \"{name}\"")))
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    serde_json::from_value(json!(full))
+        .map_err(|_| SpecError::Invalid(format!("unknown capability: \"{name}\"")))
 }
 
 /// The granted capabilities: Docker's 14, plus CapAdd, minus CapDrop (ALL allowed on both
 /// sides), or every capability the host has when privileged; warnings name what the host lacks.
-fn capabilities(hc: &HostConfig, privileged: bool) -> Result<(Vec<Capability>, Vec<String>), SpecError> {
+fn capabilities(
+    hc: &HostConfig,
+    privileged: bool,
+) -> Result<(Vec<Capability>, Vec<String>), SpecError> {
     let host = berth_runtime::capabilities::host_available().unwrap_or_default();
     let add = hc.cap_add.clone().unwrap_or_default();
     let drop = hc.cap_drop.clone().unwrap_or_default();
-    let is_all = |v: &[String]| v.iter().any(|c| c.eq_ignore_ascii_case("ALL") || c.eq_ignore_ascii_case("CAP_ALL"));
+    let is_all = |v: &[String]| {
+        v.iter()
+            .any(|c| c.eq_ignore_ascii_case("ALL") || c.eq_ignore_ascii_case("CAP_ALL"))
+    };
     let mut warnings = Vec::new();
     let mut caps: Vec<Capability> = if privileged || is_all(&add) {
         warnings.push(missing_caps_warning());
@@ -383,7 +463,9 @@ fn capabilities(hc: &HostConfig, privileged: bool) -> Result<(Vec<Capability>, V
         for a in &add {
             let cap = parse_cap(a)?;
             if !host.contains(&cap) {
-                warnings.push(format!("capability CAP_{cap} is not available on this host and was not granted"));
+                warnings.push(format!(
+                    "capability CAP_{cap} is not available on this host and was not granted"
+                ));
             } else if !caps.contains(&cap) {
                 caps.push(cap);
             }
@@ -408,7 +490,10 @@ fn missing_caps_warning() -> String {
     match berth_runtime::capabilities::unavailable(&all) {
         Ok(missing) if !missing.is_empty() => {
             let names: Vec<String> = missing.iter().map(|c| format!("CAP_{c}")).collect();
-            format!("this host cannot grant {}; the container runs without them", names.join(", "))
+            format!(
+                "this host cannot grant {}; the container runs without them",
+                names.join(", ")
+            )
         }
         _ => String::new(),
     }
@@ -416,13 +501,46 @@ fn missing_caps_warning() -> String {
 
 fn cap_name_by_index(i: u8) -> &'static str {
     const NAMES: [&str; 41] = [
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-        "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-        "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
-        "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
-        "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-        "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN",
-        "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
         "CAP_CHECKPOINT_RESTORE",
     ];
     NAMES.get(i as usize).copied().unwrap_or("")

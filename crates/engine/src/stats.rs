@@ -4,7 +4,10 @@
 use crate::Engine;
 use crate::status::Status;
 use berth_api::container::{TopOptions, TopResponse};
-use berth_api::stats::{BlkioStatEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, PidsStats, StatsOptions, ThrottlingData};
+use berth_api::stats::{
+    BlkioStatEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, PidsStats,
+    StatsOptions, ThrottlingData,
+};
 use berth_api::stream::receiver_stream;
 use berth_api::{ApiError, ApiResult, BoxStream};
 use berth_runtime::cgroups::CgroupStats;
@@ -14,16 +17,25 @@ use tokio::sync::mpsc;
 
 impl Engine {
     async fn sample(&self, id: &str, name: &str) -> ApiResult<ContainerStats> {
-        let reply = self.shim(id).request(&Request::Stats).await.map_err(|e| ApiError::new(e.kind(), e.to_string()))?;
+        let reply = self
+            .shim(id)
+            .request(&Request::Stats)
+            .await
+            .map_err(|e| ApiError::new(e.kind(), e.to_string()))?;
         let Reply::Stats { stats } = reply else {
             return Err(ApiError::internal("unexpected stats reply"));
         };
-        let cg: CgroupStats = serde_json::from_value(stats).map_err(|e| ApiError::internal(format!("stats: {e}")))?;
+        let cg: CgroupStats =
+            serde_json::from_value(stats).map_err(|e| ApiError::internal(format!("stats: {e}")))?;
         Ok(to_docker(id, name, &cg))
     }
 
     /// One sample or a stream of samples every second.
-    pub async fn stats(&self, name: &str, opts: StatsOptions) -> ApiResult<BoxStream<ContainerStats>> {
+    pub async fn stats(
+        &self,
+        name: &str,
+        opts: StatsOptions,
+    ) -> ApiResult<BoxStream<ContainerStats>> {
         let c = self.lookup(name)?;
         let (id, cname, live) = {
             let rec = c.lock().await;
@@ -35,7 +47,10 @@ impl Engine {
             let mut prev: Option<ContainerStats> = None;
             loop {
                 let mut s = if live {
-                    engine.sample(&id, &cname).await.unwrap_or_else(|_| empty(&id, &cname))
+                    engine
+                        .sample(&id, &cname)
+                        .await
+                        .unwrap_or_else(|_| empty(&id, &cname))
                 } else {
                     empty(&id, &cname)
                 };
@@ -53,7 +68,10 @@ impl Engine {
                     return;
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                let still = engine.lookup(&id).map(|c| c.snapshot().status.is_live()).unwrap_or(false);
+                let still = engine
+                    .lookup(&id)
+                    .map(|c| c.snapshot().status.is_live())
+                    .unwrap_or(false);
                 if !still {
                     return;
                 }
@@ -69,19 +87,31 @@ impl Engine {
         if !matches!(rec.state.status, Status::Running | Status::Paused) {
             return Err(ApiError::not_running(&rec.id));
         }
-        let reply = self.shim(&rec.id).request(&Request::Ps).await.map_err(|e| ApiError::new(e.kind(), e.to_string()))?;
+        let reply = self
+            .shim(&rec.id)
+            .request(&Request::Ps)
+            .await
+            .map_err(|e| ApiError::new(e.kind(), e.to_string()))?;
         let Reply::Pids { mut pids } = reply else {
             return Err(ApiError::internal("unexpected ps reply"));
         };
         pids.sort_unstable();
-        let titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"].iter().map(|s| s.to_string()).collect();
+        let titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let processes = pids.into_iter().filter_map(ps_row).collect();
         Ok(TopResponse { titles, processes })
     }
 }
 
 fn empty(id: &str, name: &str) -> ContainerStats {
-    ContainerStats { id: id.to_string(), name: name.to_string(), read: berth_shim::timestamp::now(), ..Default::default() }
+    ContainerStats {
+        id: id.to_string(),
+        name: name.to_string(),
+        read: berth_shim::timestamp::now(),
+        ..Default::default()
+    }
 }
 
 fn to_docker(id: &str, name: &str, cg: &CgroupStats) -> ContainerStats {
@@ -92,10 +122,21 @@ fn to_docker(id: &str, name: &str, cg: &CgroupStats) -> ContainerStats {
         id: id.to_string(),
         read: berth_shim::timestamp::now(),
         preread: "0001-01-01T00:00:00Z".to_string(),
-        pids_stats: PidsStats { current: Some(cg.pids.current), limit: cg.pids.limit },
+        pids_stats: PidsStats {
+            current: Some(cg.pids.current),
+            limit: cg.pids.limit,
+        },
         blkio_stats: BlkioStats {
             io_service_bytes_recursive: Some(
-                cg.blkio.iter().map(|b| BlkioStatEntry { major: b.major, minor: b.minor, op: b.op.clone(), value: b.value }).collect(),
+                cg.blkio
+                    .iter()
+                    .map(|b| BlkioStatEntry {
+                        major: b.major,
+                        minor: b.minor,
+                        op: b.op.clone(),
+                        value: b.value,
+                    })
+                    .collect(),
             ),
             io_serviced_recursive: None,
         },
@@ -119,7 +160,13 @@ fn to_docker(id: &str, name: &str, cg: &CgroupStats) -> ContainerStats {
         memory_stats: MemoryStats {
             usage: Some(cg.memory.usage),
             max_usage: cg.memory.max_usage,
-            stats: Some(cg.memory.stat.iter().map(|(k, v)| (k.clone(), *v)).collect()),
+            stats: Some(
+                cg.memory
+                    .stat
+                    .iter()
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect(),
+            ),
             failcnt: Some(cg.memory.failcnt),
             limit: Some(cg.memory.limit.unwrap_or_else(host_memory)),
         },
@@ -134,7 +181,11 @@ fn system_cpu() -> (u64, u32) {
     let mut cpus = 0;
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("cpu ") {
-            let jiffies: u64 = rest.split_whitespace().take(7).filter_map(|v| v.parse::<u64>().ok()).sum();
+            let jiffies: u64 = rest
+                .split_whitespace()
+                .take(7)
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum();
             total = jiffies * 10_000_000;
         } else if line.starts_with("cpu") {
             cpus += 1;
@@ -160,7 +211,12 @@ fn ps_row(pid: i32) -> Option<Vec<String>> {
     let ppid = fields.get(1)?.to_string();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     let secs = ticks / 100;
-    let time = format!("{:02}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60);
+    let time = format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    );
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let uid = status
         .lines()
@@ -176,6 +232,19 @@ fn ps_row(pid: i32) -> Option<Vec<String>> {
         .map(|s| String::from_utf8_lossy(s).into_owned())
         .collect::<Vec<_>>()
         .join(" ");
-    let tty = if fields.get(4).is_some_and(|t| *t != "0") { "pts/0" } else { "?" };
-    Some(vec![uid, pid.to_string(), ppid, "0".into(), "00:00".into(), tty.into(), time, cmd])
+    let tty = if fields.get(4).is_some_and(|t| *t != "0") {
+        "pts/0"
+    } else {
+        "?"
+    };
+    Some(vec![
+        uid,
+        pid.to_string(),
+        ppid,
+        "0".into(),
+        "00:00".into(),
+        tty.into(),
+        time,
+        cmd,
+    ])
 }

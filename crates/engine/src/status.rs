@@ -86,6 +86,9 @@ mod tests {
         assert!(!Status::Paused.can_remove());
         assert!(Status::Exited.can_remove());
         assert!(Status::Paused.is_live());
-        assert_eq!(serde_json::to_string(&Status::Exited).unwrap_or_default(), "\"exited\"");
+        assert_eq!(
+            serde_json::to_string(&Status::Exited).unwrap_or_default(),
+            "\"exited\""
+        );
     }
 }

@@ -65,7 +65,12 @@ fn read_group(rootfs: &Path) -> Vec<GroupEntry> {
                 gid: f.get(2)?.parse().ok()?,
                 members: f
                     .get(3)
-                    .map(|m| m.split(',').filter(|s| !s.is_empty()).map(String::from).collect())
+                    .map(|m| {
+                        m.split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
                     .unwrap_or_default(),
             })
         })
@@ -81,10 +86,12 @@ pub fn resolve(rootfs: &Path, user: &str, group_add: &[String]) -> Result<Resolv
         None => (user, None),
     };
     let user_part = if user_part.is_empty() { "0" } else { user_part };
-    let entry = passwd
-        .iter()
-        .find(|e| e.name == user_part)
-        .or_else(|| user_part.parse::<u32>().ok().and_then(|uid| passwd.iter().find(|e| e.uid == uid)));
+    let entry = passwd.iter().find(|e| e.name == user_part).or_else(|| {
+        user_part
+            .parse::<u32>()
+            .ok()
+            .and_then(|uid| passwd.iter().find(|e| e.uid == uid))
+    });
     let (uid, mut gid, home, name) = match (entry, user_part.parse::<u32>()) {
         (Some(e), _) => (e.uid, e.gid, e.home.clone(), Some(e.name.clone())),
         (None, Ok(uid)) => (uid, 0, "/".to_string(), None),
@@ -97,14 +104,24 @@ pub fn resolve(rootfs: &Path, user: &str, group_add: &[String]) -> Result<Resolv
     if group_part.is_none()
         && let Some(name) = &name
     {
-        additional.extend(groups.iter().filter(|g| g.members.contains(name)).map(|g| g.gid));
+        additional.extend(
+            groups
+                .iter()
+                .filter(|g| g.members.contains(name))
+                .map(|g| g.gid),
+        );
     }
     for g in group_add {
         additional.push(group_id(&groups, g)?);
     }
     additional.retain(|&g| g != gid);
     additional.dedup();
-    Ok(ResolvedUser { uid, gid, additional_gids: additional, home })
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids: additional,
+        home,
+    })
 }
 
 fn group_id(groups: &[GroupEntry], g: &str) -> Result<u32, UserError> {
@@ -122,10 +139,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let etc = dir.path().join("etc");
         std::fs::create_dir_all(&etc).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n")
-            .unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(etc.join("group"), "root:x:0:\nwheel:x:10:nobody\nnobody:x:65534:\n")
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            etc.join("passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            etc.join("group"),
+            "root:x:0:\nwheel:x:10:nobody\nnobody:x:65534:\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         dir
     }
 
@@ -135,10 +158,22 @@ mod tests {
         let u = resolve(r.path(), "", &[]).unwrap_or_default();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (0, 0, "/root"));
         let u = resolve(r.path(), "nobody", &[]).unwrap_or_default();
-        assert_eq!((u.uid, u.gid, u.additional_gids.clone()), (65534, 65534, vec![10]));
+        assert_eq!(
+            (u.uid, u.gid, u.additional_gids.clone()),
+            (65534, 65534, vec![10])
+        );
         let u = resolve(r.path(), "1000:wheel", &["root".into()]).unwrap_or_default();
-        assert_eq!((u.uid, u.gid, u.additional_gids.clone()), (1000, 10, vec![0]));
-        assert!(matches!(resolve(r.path(), "ghost", &[]), Err(UserError::NoUser(_))));
-        assert!(matches!(resolve(r.path(), "0:ghosts", &[]), Err(UserError::NoGroup(_))));
+        assert_eq!(
+            (u.uid, u.gid, u.additional_gids.clone()),
+            (1000, 10, vec![0])
+        );
+        assert!(matches!(
+            resolve(r.path(), "ghost", &[]),
+            Err(UserError::NoUser(_))
+        ));
+        assert!(matches!(
+            resolve(r.path(), "0:ghosts", &[]),
+            Err(UserError::NoGroup(_))
+        ));
     }
 }

@@ -3,23 +3,49 @@
 //! Signals are blocked and read from a signalfd only after the process exists, so the container
 //! never inherits a blocked signal mask.
 
-use anyhow::{bail, Context};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+
+use anyhow::{Context, bail};
 use berth_runtime::{ConsoleSocket, ExecOptions, Runtime, Stdio};
-use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
 use crate::args::{ExecArgs, RunArgs};
 
 /// Signals passed on to the container.
-const FORWARDED: [Signal; 7] =
-    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGWINCH];
+const FORWARDED: [Signal; 7] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
 
-/// `run`: create + start (+ wait + delete unless detached).
+/// `run`: create + start (+ wait + delete unless detached). A foreground container with a
+/// terminal and no --console-socket gets a pty relayed to our stdin/stdout, as with runc.
 pub fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<i32> {
-    let st = crate::lifecycle::create(rt, &a.create)?;
+    let own_pty =
+        !a.detach && a.create.console_socket.is_none() && wants_terminal(&a.create.bundle);
+    let (relay, st) = if own_pty {
+        let (ours, theirs) = UnixStream::pair().context("console socketpair")?;
+        let st = crate::lifecycle::create_with_console(
+            rt,
+            &a.create,
+            Some(ConsoleSocket::Fd(theirs.as_raw_fd())),
+        )?;
+        drop(theirs);
+        let master =
+            berth_runtime::receive_pty_master(ours.as_raw_fd()).context("receiving the pty")?;
+        (Some(crate::terminal::Relay::start(master)?), st)
+    } else {
+        (None, crate::lifecycle::create(rt, &a.create)?)
+    };
     if let Err(e) = rt.start(&st.id) {
         let _ = rt.delete(&st.id, true);
         return Err(e.into());
@@ -28,8 +54,22 @@ pub fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let code = wait_forwarding(st.pid)?;
+    if let Some(relay) = relay {
+        relay.finish();
+    }
     rt.delete(&st.id, true)?;
     Ok(code)
+}
+
+/// Whether the bundle's process asks for a terminal (unreadable specs fail later, in create).
+fn wants_terminal(bundle: &std::path::Path) -> bool {
+    berth_runtime::spec::load(bundle).is_ok_and(|l| {
+        l.spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false)
+    })
 }
 
 /// `exec`: runs a process in the container (and waits for it unless detached).
@@ -51,7 +91,8 @@ pub fn exec(rt: &Runtime, a: &ExecArgs) -> anyhow::Result<i32> {
 fn exec_process(rt: &Runtime, a: &ExecArgs) -> anyhow::Result<Process> {
     if let Some(path) = &a.process {
         let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        return serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()));
+        return serde_json::from_slice(&text)
+            .with_context(|| format!("parsing {}", path.display()));
     }
     if a.args.is_empty() {
         bail!("exec needs a command (or --process)");
@@ -81,7 +122,10 @@ fn exec_process(rt: &Runtime, a: &ExecArgs) -> anyhow::Result<Process> {
 /// Parses uid[:gid] (numbers only, as runc).
 fn parse_user(s: &str) -> anyhow::Result<(u32, u32)> {
     let (u, g) = s.split_once(':').unwrap_or((s, "0"));
-    Ok((u.parse().with_context(|| format!("invalid uid {u:?}"))?, g.parse().with_context(|| format!("invalid gid {g:?}"))?))
+    Ok((
+        u.parse().with_context(|| format!("invalid uid {u:?}"))?,
+        g.parse().with_context(|| format!("invalid gid {g:?}"))?,
+    ))
 }
 
 /// Waits for our child `pid`, forwarding signals; returns its exit code (128+signal if killed).
@@ -100,12 +144,14 @@ pub fn wait_forwarding(pid: i32) -> anyhow::Result<i32> {
             WaitStatus::Signaled(_, sig, _) => return Ok(128 + sig as i32),
             _ => {}
         }
-        let Some(info) = sfd.read_signal().context("reading signals")? else { continue };
+        let Some(info) = sfd.read_signal().context("reading signals")? else {
+            continue;
+        };
         let signo = info.ssi_signo as i32;
-        if signo != libc::SIGCHLD {
-            if let Ok(sig) = Signal::try_from(signo) {
-                let _ = kill(target, sig);
-            }
+        if signo != libc::SIGCHLD
+            && let Ok(sig) = Signal::try_from(signo)
+        {
+            let _ = kill(target, sig);
         }
     }
 }

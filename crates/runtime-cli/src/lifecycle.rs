@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use berth_runtime::{ConsoleSocket, CreateOptions, Runtime, State};
 use nix::sys::signal::Signal;
 
@@ -19,7 +19,10 @@ pub fn dispatch(cli: &Cli, log: &Logger) -> anyhow::Result<i32> {
         Command::Create(a) => create(&rt, a).map(|_| 0),
         Command::Start { id } => rt.start(id).map(|()| 0).map_err(Into::into),
         Command::State { id } => print_json(&rt.state(id)?.oci_json()),
-        Command::Kill { all, id, signal } => rt.kill(id, parse_signal(signal)?, *all).map(|()| 0).map_err(Into::into),
+        Command::Kill { all, id, signal } => rt
+            .kill(id, parse_signal(signal)?, *all)
+            .map(|()| 0)
+            .map_err(Into::into),
         Command::Delete { force, id } => delete(&rt, id, *force),
         Command::Run(a) => crate::foreground::run(&rt, a),
         Command::Exec(a) => crate::foreground::exec(&rt, a),
@@ -27,7 +30,9 @@ pub fn dispatch(cli: &Cli, log: &Logger) -> anyhow::Result<i32> {
         Command::List { format, quiet } => list(&rt, *format, *quiet),
         Command::Pause { id } => rt.pause(id).map(|()| 0).map_err(Into::into),
         Command::Resume { id } => rt.resume(id).map(|()| 0).map_err(Into::into),
-        Command::Spec { bundle, rootless } => crate::spec_template::write(bundle, *rootless).map(|()| 0),
+        Command::Spec { bundle, rootless } => {
+            crate::spec_template::write(bundle, *rootless).map(|()| 0)
+        }
         Command::Features => print_json(&crate::spec_template::features()),
         Command::Events { stats, id, .. } => events(&rt, id, *stats),
     }
@@ -35,13 +40,22 @@ pub fn dispatch(cli: &Cli, log: &Logger) -> anyhow::Result<i32> {
 
 /// `create`: sets the container up with our stdio as its stdio.
 pub fn create(rt: &Runtime, a: &CreateArgs) -> anyhow::Result<State> {
+    create_with_console(rt, a, a.console_socket.clone().map(ConsoleSocket::Path))
+}
+
+/// `create` with an explicit console socket (run's own pty handling passes a socketpair end).
+pub fn create_with_console(
+    rt: &Runtime,
+    a: &CreateArgs,
+    console_socket: Option<ConsoleSocket>,
+) -> anyhow::Result<State> {
     if a.preserve_fds != 0 {
         bail!("--preserve-fds is not supported");
     }
     let opts = CreateOptions {
         id: a.id.clone(),
         bundle: a.bundle.clone(),
-        console_socket: a.console_socket.clone().map(ConsoleSocket::Path),
+        console_socket,
         pid_file: a.pid_file.as_ref().map(|p| absolute(p)),
         stdio: berth_runtime::Stdio::Inherit,
     };
@@ -50,7 +64,13 @@ pub fn create(rt: &Runtime, a: &CreateArgs) -> anyhow::Result<State> {
 
 /// Makes a relative path absolute against our cwd (pid files are written after nothing moved, but be explicit).
 pub fn absolute(p: &Path) -> std::path::PathBuf {
-    if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()) }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
 }
 
 /// `delete`: like runc, deleting a container that does not exist with --force is not an error.
@@ -67,8 +87,14 @@ pub fn parse_signal(s: &str) -> anyhow::Result<i32> {
         return Ok(n);
     }
     let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
-    Signal::from_str(&name).map(|s| s as i32).with_context(|| format!("unknown signal {s:?}"))
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    Signal::from_str(&name)
+        .map(|s| s as i32)
+        .with_context(|| format!("unknown signal {s:?}"))
 }
 
 /// Prints pretty JSON (as runc does for state).
@@ -109,9 +135,20 @@ fn list(rt: &Runtime, format: TableFormat, quiet: bool) -> anyhow::Result<i32> {
             println!("{}", serde_json::to_string(&v)?);
         }
         TableFormat::Table => {
-            println!("{:<20} {:<10} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+            println!(
+                "{:<20} {:<10} {:<10} {:<40} {:<32} OWNER",
+                "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+            );
             for s in &states {
-                println!("{:<20} {:<10} {:<10} {:<40} {:<32} {}", s.id, s.pid, s.status, s.bundle.display(), s.created, if s.owner.is_empty() { "root" } else { &s.owner });
+                println!(
+                    "{:<20} {:<10} {:<10} {:<40} {:<32} {}",
+                    s.id,
+                    s.pid,
+                    s.status,
+                    s.bundle.display(),
+                    s.created,
+                    if s.owner.is_empty() { "root" } else { &s.owner }
+                );
             }
         }
     }
@@ -124,7 +161,10 @@ fn events(rt: &Runtime, id: &str, stats: bool) -> anyhow::Result<i32> {
         bail!("only `events --stats` is supported");
     }
     let data = rt.stats(id)?;
-    println!("{}", serde_json::json!({"type": "stats", "id": id, "data": data}));
+    println!(
+        "{}",
+        serde_json::json!({"type": "stats", "id": id, "data": data})
+    );
     Ok(0)
 }
 

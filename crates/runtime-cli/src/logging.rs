@@ -24,7 +24,11 @@ impl Logger {
                 .map_err(|e| eprintln!("berth-runtime: cannot open log {}: {e}", path.display()))
                 .ok()
         });
-        Logger { file: file.map(Mutex::new), format: global.log_format, debug: global.debug }
+        Logger {
+            file: file.map(Mutex::new),
+            format: global.log_format,
+            debug: global.debug,
+        }
     }
 
     /// Logs an error.
@@ -53,7 +57,10 @@ impl Logger {
 /// One log line, newline-terminated.
 pub fn format_line(format: LogFormat, level: &str, msg: &str, time: &str) -> String {
     match format {
-        LogFormat::Json => format!("{}\n", serde_json::json!({"level": level, "msg": msg, "time": time})),
+        LogFormat::Json => format!(
+            "{}\n",
+            serde_json::json!({"level": level, "msg": msg, "time": time})
+        ),
         LogFormat::Text => format!("time={time:?} level={level} msg={msg:?}\n"),
     }
 }
@@ -64,11 +71,19 @@ mod tests {
 
     #[test]
     fn json_lines_have_runc_fields() {
-        let line = format_line(LogFormat::Json, "error", "boom \"x\"", "2026-01-01T00:00:00Z");
+        let line = format_line(
+            LogFormat::Json,
+            "error",
+            "boom \"x\"",
+            "2026-01-01T00:00:00Z",
+        );
         let v: serde_json::Value = serde_json::from_str(line.trim_end()).expect("json");
         assert_eq!(v["level"], "error");
         assert_eq!(v["msg"], "boom \"x\"");
         assert_eq!(v["time"], "2026-01-01T00:00:00Z");
-        assert!(format_line(LogFormat::Text, "error", "m", "t").starts_with("time=\"t\" level=error msg=\"m\""));
+        assert!(
+            format_line(LogFormat::Text, "error", "m", "t")
+                .starts_with("time=\"t\" level=error msg=\"m\"")
+        );
     }
 }

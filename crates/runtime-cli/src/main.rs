@@ -5,6 +5,7 @@ mod foreground;
 mod lifecycle;
 mod logging;
 mod spec_template;
+mod terminal;
 
 use clap::Parser;
 

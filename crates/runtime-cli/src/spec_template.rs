@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context};
-use serde_json::{json, Value};
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
 
 /// runc's default capabilities for the template.
 const DEFAULT_CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
@@ -21,7 +21,12 @@ pub fn write(bundle: &Path, rootless: bool) -> anyhow::Result<()> {
 
 /// runc's default spec: sh on a terminal in rootfs/, the usual mounts and namespaces.
 pub fn template(rootless: bool) -> Value {
-    let mut namespaces = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc"}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
@@ -73,7 +78,11 @@ pub fn template(rootless: bool) -> Value {
 /// What `features` prints (runc's format).
 pub fn features() -> Value {
     let caps: Vec<String> = berth_runtime::capabilities::host_available()
-        .map(|caps| caps.into_iter().map(berth_runtime::capabilities::cap_name).collect())
+        .map(|caps| {
+            caps.into_iter()
+                .map(berth_runtime::capabilities::cap_name)
+                .collect()
+        })
         .unwrap_or_default();
     json!({
         "ociVersionMin": "1.0.0",

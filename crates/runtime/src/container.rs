@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::{OFlag, open};
 use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{Hooks, Spec};
@@ -17,7 +17,7 @@ use crate::cgroups::{Cgroup, CgroupStats, Layout};
 use crate::error::{ErrorKind, RuntimeError};
 use crate::init::InitContext;
 use crate::namespaces::NamespacePlan;
-use crate::state::{self, State, Status, EXEC_FIFO};
+use crate::state::{self, EXEC_FIFO, State, Status};
 use crate::sync::{self, Message};
 
 /// Where the container's stdin, stdout and stderr come from.
@@ -101,16 +101,29 @@ impl Runtime {
         crate::spec::validate_id(&opts.id)?;
         let loaded = crate::spec::load(&opts.bundle)?;
         let spec = &loaded.spec;
-        let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+        let terminal = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false);
         if terminal && opts.console_socket.is_none() {
-            return Err(RuntimeError::InvalidArgument("cannot allocate tty if runc will detach without setting console socket".into()));
+            return Err(RuntimeError::InvalidArgument(
+                "cannot allocate tty if runc will detach without setting console socket".into(),
+            ));
         }
         let dir = self.make_container_dir(&opts.id)?;
-        let mut cleanup = CreateCleanup { dir: Some(dir.clone()), cgroup: None, child: None };
+        let mut cleanup = CreateCleanup {
+            dir: Some(dir.clone()),
+            cgroup: None,
+            child: None,
+        };
         let fifo = make_exec_fifo(&dir)?;
         let seccomp = self.compile_seccomp(&opts.id, spec)?;
         let cgroup_path = cgroup_path_of(spec, &opts.id)?;
-        let cgroup = Cgroup::new(Layout::detect().map_err(|e| cgroup_err(&opts.id, e))?, &cgroup_path);
+        let cgroup = Cgroup::new(
+            Layout::detect().map_err(|e| cgroup_err(&opts.id, e))?,
+            &cgroup_path,
+        );
         cgroup.create().map_err(|e| cgroup_err(&opts.id, e))?;
         cleanup.cgroup = Some(cgroup.clone());
         if let Some(res) = effective_resources(spec) {
@@ -133,6 +146,10 @@ impl Runtime {
                 Stdio::Fds(fds) => Some(fds),
             },
             seccomp: seccomp.as_ref(),
+            runtime_hooks: spec.hooks().as_ref().is_some_and(|h| {
+                h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+                    || h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+            }),
         };
         let pid = clone_init(&ns, &ctx)?;
         cleanup.child = Some(pid);
@@ -141,11 +158,10 @@ impl Runtime {
         drop(fifo);
         cgroup.add_pid(pid).map_err(|e| cgroup_err(&opts.id, e))?;
         sync::send_to_child(&parent_sock, &opts.id, &Message::Continue)?;
-        wait_until_ready(&parent_sock, &opts.id, pid, spec)?;
-        let state = State {
+        let mut state = State {
             oci_version: spec.version().clone(),
             id: opts.id.clone(),
-            status: Status::Created,
+            status: Status::Creating,
             pid,
             bundle: loaded.bundle.clone(),
             rootfs: loaded.rootfs.clone(),
@@ -155,14 +171,12 @@ impl Runtime {
             init_start_time: state::proc_stat(pid).map(|s| s.start_time).unwrap_or(0),
             cgroup_path: cgroup.path().to_string(),
         };
+        wait_until_ready(&parent_sock, &state, spec)?;
+        state.status = Status::Created;
         state.save(&dir)?;
         save_hooks(&dir, spec.hooks().as_ref())?;
         if let Some(pid_file) = &opts.pid_file {
             state::write_atomic(pid_file, pid.to_string().as_bytes())?;
-        }
-        if let Some(hooks) = spec.hooks() {
-            crate::hooks::run("createRuntime", hooks.create_runtime().as_deref().unwrap_or_default(), &state)?;
-            crate::hooks::run("prestart", hooks.prestart().as_deref().unwrap_or_default(), &state)?;
         }
         cleanup.disarm();
         Ok(state)
@@ -170,22 +184,35 @@ impl Runtime {
 
     /// Makes `<root>/<id>`; an existing one means the id is taken.
     fn make_container_dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
-        fs::create_dir_all(&self.root).map_err(|e| RuntimeError::io(format!("creating state root {}", self.root.display()), e))?;
+        fs::create_dir_all(&self.root).map_err(|e| {
+            RuntimeError::io(format!("creating state root {}", self.root.display()), e)
+        })?;
         let dir = self.dir(id);
         match fs::create_dir(&dir) {
             Ok(()) => Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(RuntimeError::AlreadyExists { id: id.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(RuntimeError::AlreadyExists { id: id.to_string() })
+            }
             Err(e) => Err(RuntimeError::io(format!("creating {}", dir.display()), e)),
         }
     }
 
     /// Compiles the spec's seccomp profile (cached by hash under the state root).
-    fn compile_seccomp(&self, id: &str, spec: &Spec) -> Result<Option<crate::seccomp::CompiledFilter>, RuntimeError> {
-        let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else { return Ok(None) };
+    fn compile_seccomp(
+        &self,
+        id: &str,
+        spec: &Spec,
+    ) -> Result<Option<crate::seccomp::CompiledFilter>, RuntimeError> {
+        let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+            return Ok(None);
+        };
         let cache = self.seccomp_cache();
         crate::seccomp::compile(profile, Some(&cache))
             .map(Some)
-            .map_err(|source| RuntimeError::Seccomp { id: id.to_string(), source })
+            .map_err(|source| RuntimeError::Seccomp {
+                id: id.to_string(),
+                source,
+            })
     }
 
     /// Releases a created container's init so it execs the user's program.
@@ -195,17 +222,25 @@ impl Runtime {
             return Err(conflict(id, "start", st.status));
         }
         let fifo_path = self.dir(id).join(EXEC_FIFO);
-        let fifo = open(&fifo_path, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| RuntimeError::sys(format!("opening {}", fifo_path.display()), e))?;
+        let fifo = open(
+            &fifo_path,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| RuntimeError::sys(format!("opening {}", fifo_path.display()), e))?;
         wait_for_fifo_byte(&fifo, &st)?;
         let _ = fs::remove_file(&fifo_path);
         st.status = Status::Running;
         st.save(&self.dir(id))?;
-        if let Some(hooks) = load_hooks(&self.dir(id)) {
-            // Poststart failures are logged by callers but do not undo the start (OCI spec).
-            if let Err(e) = crate::hooks::run("poststart", hooks.poststart().as_deref().unwrap_or_default(), &st) {
-                tracing::warn!(container = id, error = %e, "poststart hook failed");
-            }
+        // Poststart failures are logged but do not undo the start (OCI spec).
+        if let Some(hooks) = load_hooks(&self.dir(id))
+            && let Err(e) = crate::hooks::run(
+                "poststart",
+                hooks.poststart().as_deref().unwrap_or_default(),
+                &st,
+            )
+        {
+            tracing::warn!(container = id, error = %e, "poststart hook failed");
         }
         Ok(())
     }
@@ -233,7 +268,11 @@ impl Runtime {
             st.status = Status::Stopped;
             st.pid = 0;
         } else if st.status != Status::Paused {
-            st.status = if self.dir(&st.id).join(EXEC_FIFO).exists() { Status::Created } else { Status::Running };
+            st.status = if self.dir(&st.id).join(EXEC_FIFO).exists() {
+                Status::Created
+            } else {
+                Status::Running
+            };
         }
     }
 
@@ -241,7 +280,10 @@ impl Runtime {
     pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), RuntimeError> {
         let st = self.state(id)?;
         if all {
-            return self.cgroup_of(&st)?.kill_all(signal).map_err(|e| cgroup_err(id, e));
+            return self
+                .cgroup_of(&st)?
+                .kill_all(signal)
+                .map_err(|e| cgroup_err(id, e));
         }
         if matches!(st.status, Status::Stopped | Status::Creating) {
             return Err(conflict(id, "kill", st.status));
@@ -253,7 +295,10 @@ impl Runtime {
             if e == nix::Error::ESRCH {
                 return Err(conflict(id, "kill", Status::Stopped));
             }
-            return Err(RuntimeError::sys(format!("sending signal {signal} to container \"{id}\""), e));
+            return Err(RuntimeError::sys(
+                format!("sending signal {signal} to container \"{id}\""),
+                e,
+            ));
         }
         Ok(())
     }
@@ -263,7 +308,9 @@ impl Runtime {
         let st = self.state(id)?;
         match st.status {
             Status::Stopped => {}
-            Status::Running | Status::Paused if !force => return Err(conflict(id, "delete", st.status)),
+            Status::Running | Status::Paused if !force => {
+                return Err(conflict(id, "delete", st.status));
+            }
             Status::Creating if !force => return Err(conflict(id, "delete", st.status)),
             _ => self.kill_everything(&st)?,
         }
@@ -276,11 +323,16 @@ impl Runtime {
         }
         let dir = self.dir(id);
         let hooks = load_hooks(&dir);
-        fs::remove_dir_all(&dir).map_err(|e| RuntimeError::io(format!("removing {}", dir.display()), e))?;
-        if let Some(hooks) = hooks {
-            if let Err(e) = crate::hooks::run("poststop", hooks.poststop().as_deref().unwrap_or_default(), &st) {
-                tracing::warn!(container = id, error = %e, "poststop hook failed");
-            }
+        fs::remove_dir_all(&dir)
+            .map_err(|e| RuntimeError::io(format!("removing {}", dir.display()), e))?;
+        if let Some(hooks) = hooks
+            && let Err(e) = crate::hooks::run(
+                "poststop",
+                hooks.poststop().as_deref().unwrap_or_default(),
+                &st,
+            )
+        {
+            tracing::warn!(container = id, error = %e, "poststop hook failed");
         }
         Ok(())
     }
@@ -298,7 +350,10 @@ impl Runtime {
         let deadline = Instant::now() + Duration::from_secs(10);
         while st.pid > 0 && state::process_alive(st.pid, st.init_start_time) {
             if Instant::now() > deadline {
-                return Err(RuntimeError::Child { kind: ErrorKind::Internal, message: format!("container \"{}\" did not die after SIGKILL", st.id) });
+                return Err(RuntimeError::Child {
+                    kind: ErrorKind::Internal,
+                    message: format!("container \"{}\" did not die after SIGKILL", st.id),
+                });
             }
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -311,7 +366,9 @@ impl Runtime {
         if st.status != Status::Running {
             return Err(conflict(id, "pause", st.status));
         }
-        self.cgroup_of(&st)?.freeze().map_err(|e| cgroup_err(id, e))?;
+        self.cgroup_of(&st)?
+            .freeze()
+            .map_err(|e| cgroup_err(id, e))?;
         st.status = Status::Paused;
         st.save(&self.dir(id))
     }
@@ -338,7 +395,12 @@ impl Runtime {
         let entries = match fs::read_dir(&self.root) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(RuntimeError::io(format!("reading {}", self.root.display()), e)),
+            Err(e) => {
+                return Err(RuntimeError::io(
+                    format!("reading {}", self.root.display()),
+                    e,
+                ));
+            }
         };
         let mut out: Vec<State> = entries
             .flatten()
@@ -360,7 +422,9 @@ impl Runtime {
     /// How many processes of the container the OOM killer killed.
     pub fn oom_kill_count(&self, id: &str) -> Result<u64, RuntimeError> {
         let st = self.state(id)?;
-        self.cgroup_of(&st)?.oom_kill_count().map_err(|e| cgroup_err(id, e))
+        self.cgroup_of(&st)?
+            .oom_kill_count()
+            .map_err(|e| cgroup_err(id, e))
     }
 
     /// The container's cgroup.
@@ -389,19 +453,40 @@ fn creating_state(id: &str) -> State {
 
 /// A Conflict error naming the state.
 fn conflict(id: &str, action: &'static str, status: Status) -> RuntimeError {
-    let hint = if status == Status::Stopped { ": container not running" } else { "" };
-    RuntimeError::Conflict { id: id.to_string(), action, status, hint }
+    let hint = if status == Status::Stopped {
+        ": container not running"
+    } else {
+        ""
+    };
+    RuntimeError::Conflict {
+        id: id.to_string(),
+        action,
+        status,
+        hint,
+    }
 }
 
 /// Wraps a cgroup error with the container id.
 fn cgroup_err(id: &str, source: crate::cgroups::CgroupError) -> RuntimeError {
-    RuntimeError::Cgroup { id: id.to_string(), source }
+    RuntimeError::Cgroup {
+        id: id.to_string(),
+        source,
+    }
 }
 
 /// The devices every container may use whatever its device rules say (as runc allows them):
 /// null, zero, full, random, urandom, tty, console, ptmx and the pts slaves.
-const ALWAYS_ALLOWED_DEVICES: [(i64, Option<i64>); 9] =
-    [(1, Some(3)), (1, Some(5)), (1, Some(7)), (1, Some(8)), (1, Some(9)), (5, Some(0)), (5, Some(1)), (5, Some(2)), (136, None)];
+const ALWAYS_ALLOWED_DEVICES: [(i64, Option<i64>); 9] = [
+    (1, Some(3)),
+    (1, Some(5)),
+    (1, Some(7)),
+    (1, Some(8)),
+    (1, Some(9)),
+    (5, Some(0)),
+    (5, Some(1)),
+    (5, Some(2)),
+    (136, None),
+];
 
 /// The spec's resources with device rules allowing the default devices and the spec's
 /// linux.devices appended (a spec that denies all devices still gets a working /dev/null).
@@ -409,7 +494,9 @@ fn effective_resources(spec: &Spec) -> Option<oci_spec::runtime::LinuxResources>
     use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
     let linux = spec.linux().as_ref()?;
     let mut res = linux.resources().clone()?;
-    let Some(rules) = res.devices().clone() else { return Some(res) };
+    let Some(rules) = res.devices().clone() else {
+        return Some(res);
+    };
     if rules.is_empty() {
         return Some(res);
     }
@@ -435,11 +522,17 @@ fn effective_resources(spec: &Spec) -> Option<oci_spec::runtime::LinuxResources>
 
 /// The spec's cgroupsPath, or /berth/<id>.
 fn cgroup_path_of(spec: &Spec, id: &str) -> Result<String, RuntimeError> {
-    match spec.linux().as_ref().and_then(|l| l.cgroups_path().as_ref()) {
+    match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+    {
         Some(p) => {
             let s = p.to_string_lossy().into_owned();
             if s.contains(':') {
-                return Err(RuntimeError::InvalidArgument(format!("systemd cgroup path {s:?} is not supported (use a cgroupfs path)")));
+                return Err(RuntimeError::InvalidArgument(format!(
+                    "systemd cgroup path {s:?} is not supported (use a cgroupfs path)"
+                )));
             }
             Ok(s)
         }
@@ -450,9 +543,12 @@ fn cgroup_path_of(spec: &Spec, id: &str) -> Result<String, RuntimeError> {
 /// Makes `<dir>/exec.fifo` (0622 so a non-root init can write it) and opens it O_PATH for the init.
 fn make_exec_fifo(dir: &Path) -> Result<OwnedFd, RuntimeError> {
     let path = dir.join(EXEC_FIFO);
-    nix::unistd::mkfifo(&path, Mode::from_bits_truncate(0o622)).map_err(|e| RuntimeError::sys(format!("mkfifo {}", path.display()), e))?;
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o622)).map_err(|e| RuntimeError::io(format!("chmod {}", path.display()), e))?;
-    open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| RuntimeError::sys(format!("opening {}", path.display()), e))
+    nix::unistd::mkfifo(&path, Mode::from_bits_truncate(0o622))
+        .map_err(|e| RuntimeError::sys(format!("mkfifo {}", path.display()), e))?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o622))
+        .map_err(|e| RuntimeError::io(format!("chmod {}", path.display()), e))?;
+    open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| RuntimeError::sys(format!("opening {}", path.display()), e))
 }
 
 /// A connected console socket, closed in the parent once the child has its copy.
@@ -474,19 +570,27 @@ impl ConsoleConn {
 }
 
 /// Connects to the console socket path (before clone, while host paths are reachable).
-pub(crate) fn connect_console(socket: Option<&ConsoleSocket>) -> Result<Option<ConsoleConn>, RuntimeError> {
+pub(crate) fn connect_console(
+    socket: Option<&ConsoleSocket>,
+) -> Result<Option<ConsoleConn>, RuntimeError> {
     match socket {
         None => Ok(None),
         Some(ConsoleSocket::Fd(fd)) => Ok(Some(ConsoleConn::Borrowed(*fd))),
         Some(ConsoleSocket::Path(p)) => UnixStream::connect(p)
             .map(|s| Some(ConsoleConn::Owned(s)))
-            .map_err(|e| RuntimeError::io(format!("connecting to console socket {}", p.display()), e)),
+            .map_err(|e| {
+                RuntimeError::io(format!("connecting to console socket {}", p.display()), e)
+            }),
     }
 }
 
 /// Clones the init, entering a pid namespace given by path around the clone.
 fn clone_init(ns: &NamespacePlan, ctx: &InitContext<'_>) -> Result<i32, RuntimeError> {
-    let restore = ns.pid_join.as_ref().map(crate::namespaces::enter_pid_for_children).transpose()?;
+    let restore = ns
+        .pid_join
+        .as_ref()
+        .map(crate::namespaces::enter_pid_for_children)
+        .transpose()?;
     let pid = crate::spawn::clone_child(ns.clone_flags, || crate::init::run(ctx));
     if let Some(own) = restore {
         crate::namespaces::leave_pid_for_children(&own)?;
@@ -494,21 +598,45 @@ fn clone_init(ns: &NamespacePlan, ctx: &InitContext<'_>) -> Result<i32, RuntimeE
     pid.map_err(|e| RuntimeError::sys("clone", e))
 }
 
-/// Serves the init's requests (id maps) until it reports ready or fails.
-fn wait_until_ready(sock: &OwnedFd, id: &str, pid: i32, spec: &Spec) -> Result<(), RuntimeError> {
+/// Serves the init's requests (id maps, hooks) until it reports ready or fails.
+fn wait_until_ready(sock: &OwnedFd, state: &State, spec: &Spec) -> Result<(), RuntimeError> {
+    let id = state.id.as_str();
     loop {
         match sync::recv_from_child(sock, id)? {
             Some(Message::NeedIdMaps) => {
-                crate::namespaces::write_id_maps(pid, spec)?;
+                crate::namespaces::write_id_maps(state.pid, spec)?;
                 sync::send_to_child(sock, id, &Message::IdMapsWritten)?;
             }
+            Some(Message::RunHooks) => {
+                if let Some(hooks) = spec.hooks() {
+                    crate::hooks::run(
+                        "createRuntime",
+                        hooks.create_runtime().as_deref().unwrap_or_default(),
+                        state,
+                    )?;
+                    crate::hooks::run(
+                        "prestart",
+                        hooks.prestart().as_deref().unwrap_or_default(),
+                        state,
+                    )?;
+                }
+                sync::send_to_child(sock, id, &Message::HooksDone)?;
+            }
             Some(Message::Ready) => return Ok(()),
-            Some(Message::Error { kind, message }) => return Err(RuntimeError::Child { kind, message }),
+            Some(Message::Error { kind, message }) => {
+                return Err(RuntimeError::Child { kind, message });
+            }
             Some(other) => {
-                return Err(RuntimeError::Child { kind: ErrorKind::Internal, message: format!("unexpected message from init: {other:?}") });
+                return Err(RuntimeError::Child {
+                    kind: ErrorKind::Internal,
+                    message: format!("unexpected message from init: {other:?}"),
+                });
             }
             None => {
-                return Err(RuntimeError::Child { kind: ErrorKind::Internal, message: format!("the init of container \"{id}\" exited during set-up") });
+                return Err(RuntimeError::Child {
+                    kind: ErrorKind::Internal,
+                    message: format!("the init of container \"{id}\" exited during set-up"),
+                });
             }
         }
     }
@@ -516,7 +644,7 @@ fn wait_until_ready(sock: &OwnedFd, id: &str, pid: i32, spec: &Spec) -> Result<(
 
 /// Waits until the init writes its byte into the FIFO; fails if the init dies first.
 fn wait_for_fifo_byte(fifo: &OwnedFd, st: &State) -> Result<(), RuntimeError> {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use std::os::fd::AsFd;
     let mut buf = [0u8; 1];
     loop {
@@ -526,12 +654,25 @@ fn wait_for_fifo_byte(fifo: &OwnedFd, st: &State) -> Result<(), RuntimeError> {
             Err(e) => return Err(RuntimeError::sys("reading the exec fifo", e)),
         }
         let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
-        let n = poll(&mut fds, PollTimeout::from(100u16)).or_else(|e| if e == nix::Error::EINTR { Ok(0) } else { Err(e) });
+        let n = poll(&mut fds, PollTimeout::from(100u16)).or_else(|e| {
+            if e == nix::Error::EINTR {
+                Ok(0)
+            } else {
+                Err(e)
+            }
+        });
         let n = n.map_err(|e| RuntimeError::sys("waiting on the exec fifo", e))?;
         if n == 0 && !state::process_alive(st.pid, st.init_start_time) {
-            return Err(RuntimeError::Child { kind: ErrorKind::Internal, message: format!("the init of container \"{}\" exited before start", st.id) });
+            return Err(RuntimeError::Child {
+                kind: ErrorKind::Internal,
+                message: format!("the init of container \"{}\" exited before start", st.id),
+            });
         }
-        if n > 0 && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP) && !r.contains(PollFlags::POLLIN)) {
+        if n > 0
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLHUP) && !r.contains(PollFlags::POLLIN))
+        {
             std::thread::sleep(Duration::from_millis(1));
         }
     }
@@ -541,7 +682,11 @@ fn wait_for_fifo_byte(fifo: &OwnedFd, st: &State) -> Result<(), RuntimeError> {
 fn wait_cgroup_empty(cgroup: &Cgroup, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        let live = cgroup.pids().unwrap_or_default().into_iter().any(|p| state::proc_stat(p).is_some_and(|s| s.state != 'Z'));
+        let live = cgroup
+            .pids()
+            .unwrap_or_default()
+            .into_iter()
+            .any(|p| state::proc_stat(p).is_some_and(|s| s.state != 'Z'));
         if !live {
             return;
         }
@@ -552,7 +697,8 @@ fn wait_cgroup_empty(cgroup: &Cgroup, timeout: Duration) {
 /// Keeps the hooks for start and delete (which do not read config.json).
 fn save_hooks(dir: &Path, hooks: Option<&Hooks>) -> Result<(), RuntimeError> {
     let Some(hooks) = hooks else { return Ok(()) };
-    let bytes = serde_json::to_vec(hooks).map_err(|e| RuntimeError::InvalidArgument(format!("encoding hooks: {e}")))?;
+    let bytes = serde_json::to_vec(hooks)
+        .map_err(|e| RuntimeError::InvalidArgument(format!("encoding hooks: {e}")))?;
     state::write_atomic(&dir.join(HOOKS_FILE), &bytes)
 }
 

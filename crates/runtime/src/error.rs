@@ -124,19 +124,25 @@ impl RuntimeError {
                 nix::Error::ENOENT => ErrorKind::NotFound,
                 _ => ErrorKind::Internal,
             },
-            RuntimeError::Cgroup { .. } | RuntimeError::Seccomp { .. } | RuntimeError::Hook { .. } => {
-                ErrorKind::Internal
-            }
+            RuntimeError::Cgroup { .. }
+            | RuntimeError::Seccomp { .. }
+            | RuntimeError::Hook { .. } => ErrorKind::Internal,
         }
     }
 
     /// Wraps an I/O error with what we were doing.
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> RuntimeError {
-        RuntimeError::Io { context: context.into(), source }
+        RuntimeError::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     /// Wraps an errno with what we were doing.
     pub(crate) fn sys(context: impl Into<String>, source: nix::Error) -> RuntimeError {
-        RuntimeError::Sys { context: context.into(), source }
+        RuntimeError::Sys {
+            context: context.into(),
+            source,
+        }
     }
 }

@@ -13,9 +13,9 @@ use std::os::unix::fs::MetadataExt;
 use nix::sched::CloneFlags;
 use oci_spec::runtime::Process;
 
-use crate::container::{connect_console, ExecOptions, Runtime, Stdio};
+use crate::container::{ExecOptions, Runtime, Stdio, connect_console};
 use crate::error::{ErrorKind, RuntimeError};
-use crate::init::{expect_message, report_and_exit, InitError};
+use crate::init::{InitError, expect_message, report_and_exit};
 use crate::process::ProcessContext;
 use crate::seccomp::CompiledFilter;
 use crate::state::{self, Status};
@@ -44,15 +44,27 @@ struct ExecContext<'a> {
 
 impl Runtime {
     /// Starts `process` inside the container; returns its host pid. The process is a child of the caller.
-    pub fn exec(&self, id: &str, process: &Process, opts: &ExecOptions) -> Result<i32, RuntimeError> {
+    pub fn exec(
+        &self,
+        id: &str,
+        process: &Process,
+        opts: &ExecOptions,
+    ) -> Result<i32, RuntimeError> {
         crate::spec::validate_process(process)?;
         let st = self.state(id)?;
         if !matches!(st.status, Status::Running | Status::Created) {
-            return Err(RuntimeError::Conflict { id: id.to_string(), action: "exec in", status: st.status, hint: "" });
+            return Err(RuntimeError::Conflict {
+                id: id.to_string(),
+                action: "exec in",
+                status: st.status,
+                hint: "",
+            });
         }
         let terminal = process.terminal().unwrap_or(false);
         if terminal && opts.console_socket.is_none() {
-            return Err(RuntimeError::InvalidArgument("cannot allocate tty if runc will detach without setting console socket".into()));
+            return Err(RuntimeError::InvalidArgument(
+                "cannot allocate tty if runc will detach without setting console socket".into(),
+            ));
         }
         let seccomp = self.container_seccomp(id, &st.bundle)?;
         let joins = open_namespaces(st.pid)?;
@@ -69,24 +81,44 @@ impl Runtime {
             },
             seccomp: seccomp.as_ref(),
         };
-        let intermediate = crate::spawn::clone_child(CloneFlags::empty(), || run_intermediate(&ctx))
-            .map_err(|e| RuntimeError::sys("clone", e))?;
+        let intermediate =
+            crate::spawn::clone_child(CloneFlags::empty(), || run_intermediate(&ctx))
+                .map_err(|e| RuntimeError::sys("clone", e))?;
         drop(child_sock);
         drop(console);
         let first = sync::recv_from_child(&parent_sock, id);
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(intermediate), None);
         let pid = match first? {
             Some(Message::ExecPid(pid)) => pid,
-            Some(Message::Error { kind, message }) => return Err(RuntimeError::Child { kind, message }),
-            other => return Err(RuntimeError::Child { kind: ErrorKind::Internal, message: format!("exec in container \"{id}\": unexpected {other:?}") }),
+            Some(Message::Error { kind, message }) => {
+                return Err(RuntimeError::Child { kind, message });
+            }
+            other => {
+                return Err(RuntimeError::Child {
+                    kind: ErrorKind::Internal,
+                    message: format!("exec in container \"{id}\": unexpected {other:?}"),
+                });
+            }
         };
         let guard = KillOnDrop(Some(pid));
-        self.cgroup_of(&st)?.add_pid(pid).map_err(|source| RuntimeError::Cgroup { id: id.to_string(), source })?;
+        self.cgroup_of(&st)?
+            .add_pid(pid)
+            .map_err(|source| RuntimeError::Cgroup {
+                id: id.to_string(),
+                source,
+            })?;
         sync::send_to_child(&parent_sock, id, &Message::Continue)?;
         match sync::recv_from_child(&parent_sock, id)? {
             None => {}
-            Some(Message::Error { kind, message }) => return Err(RuntimeError::Child { kind, message }),
-            Some(other) => return Err(RuntimeError::Child { kind: ErrorKind::Internal, message: format!("exec: unexpected {other:?}") }),
+            Some(Message::Error { kind, message }) => {
+                return Err(RuntimeError::Child { kind, message });
+            }
+            Some(other) => {
+                return Err(RuntimeError::Child {
+                    kind: ErrorKind::Internal,
+                    message: format!("exec: unexpected {other:?}"),
+                });
+            }
         }
         guard.disarm();
         if let Some(pid_file) = &opts.pid_file {
@@ -96,12 +128,26 @@ impl Runtime {
     }
 
     /// The container's seccomp filter (from its bundle's config.json; compiled once, then cached).
-    fn container_seccomp(&self, id: &str, bundle: &std::path::Path) -> Result<Option<CompiledFilter>, RuntimeError> {
+    fn container_seccomp(
+        &self,
+        id: &str,
+        bundle: &std::path::Path,
+    ) -> Result<Option<CompiledFilter>, RuntimeError> {
         let loaded = crate::spec::load(bundle)?;
-        let Some(profile) = loaded.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else { return Ok(None) };
+        let Some(profile) = loaded
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+        else {
+            return Ok(None);
+        };
         crate::seccomp::compile(profile, Some(&self.root().join(".seccomp-cache")))
             .map(Some)
-            .map_err(|source| RuntimeError::Seccomp { id: id.to_string(), source })
+            .map_err(|source| RuntimeError::Seccomp {
+                id: id.to_string(),
+                source,
+            })
     }
 }
 
@@ -110,8 +156,12 @@ fn open_namespaces(pid: i32) -> Result<Vec<(CloneFlags, OwnedFd)>, RuntimeError>
     let mut out = Vec::new();
     for (name, flag) in NAMESPACES {
         let theirs = format!("/proc/{pid}/ns/{name}");
-        let file = File::open(&theirs).map_err(|e| RuntimeError::io(format!("opening {theirs}"), e))?;
-        let same = match (file.metadata(), std::fs::metadata(format!("/proc/self/ns/{name}"))) {
+        let file =
+            File::open(&theirs).map_err(|e| RuntimeError::io(format!("opening {theirs}"), e))?;
+        let same = match (
+            file.metadata(),
+            std::fs::metadata(format!("/proc/self/ns/{name}")),
+        ) {
             (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
             _ => false,
         };
@@ -126,7 +176,10 @@ fn open_namespaces(pid: i32) -> Result<Vec<(CloneFlags, OwnedFd)>, RuntimeError>
 fn run_intermediate(ctx: &ExecContext<'_>) -> Infallible {
     for (flag, fd) in ctx.joins {
         if let Err(e) = nix::sched::setns(fd.as_fd(), *flag) {
-            report_and_exit(ctx.sock, &InitError::sys(format!("joining the container's {flag:?} namespace"), e));
+            report_and_exit(
+                ctx.sock,
+                &InitError::sys(format!("joining the container's {flag:?} namespace"), e),
+            );
         }
     }
     match crate::spawn::clone_child(CloneFlags::CLONE_PARENT, || run_exec_process(ctx)) {
@@ -144,11 +197,18 @@ fn run_exec_process(ctx: &ExecContext<'_>) -> Infallible {
         crate::process::reset_signals()?;
         if let Some(fds) = ctx.stdio {
             for (target, fd) in fds.iter().enumerate() {
-                crate::console::dup2_raw(*fd, target as RawFd).map_err(|e| InitError::sys("setting up stdio", e))?;
+                crate::console::dup2_raw(*fd, target as RawFd)
+                    .map_err(|e| InitError::sys("setting up stdio", e))?;
             }
         }
         expect_message(ctx.sock, &Message::Continue)?;
-        let pctx = ProcessContext { process: ctx.process, console: ctx.console, seccomp: ctx.seccomp, sock: ctx.sock, exec_fifo: None };
+        let pctx = ProcessContext {
+            process: ctx.process,
+            console: ctx.console,
+            seccomp: ctx.seccomp,
+            sock: ctx.sock,
+            exec_fifo: None,
+        };
         crate::process::setup_and_exec(&pctx)
     })();
     match result {

@@ -23,7 +23,11 @@ pub(crate) fn run(which: &'static str, hooks: &[Hook], state: &State) -> Result<
 /// Runs one hook with its args, env and timeout.
 fn run_one(which: &'static str, hook: &Hook, input: &str) -> Result<(), RuntimeError> {
     let path = hook.path().display().to_string();
-    let fail = |message: String| RuntimeError::Hook { hook: which, path: path.clone(), message };
+    let fail = |message: String| RuntimeError::Hook {
+        hook: which,
+        path: path.clone(),
+        message,
+    };
     let mut cmd = Command::new(hook.path());
     if let Some(args) = hook.args().as_ref().filter(|a| !a.is_empty()) {
         cmd.arg0(&args[0]).args(&args[1..]);
@@ -34,14 +38,23 @@ fn run_one(which: &'static str, hook: &Hook, input: &str) -> Result<(), RuntimeE
             cmd.env(k, v);
         }
     }
-    let mut child = cmd.stdin(Stdio::piped()).spawn().map_err(|e| fail(format!("cannot start: {e}")))?;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(format!("cannot start: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine: ignore EPIPE.
         let _ = stdin.write_all(input.as_bytes());
     }
-    let deadline = hook.timeout().filter(|t| *t > 0).map(|t| Instant::now() + Duration::from_secs(t as u64));
+    let deadline = hook
+        .timeout()
+        .filter(|t| *t > 0)
+        .map(|t| Instant::now() + Duration::from_secs(t as u64));
     loop {
-        match child.try_wait().map_err(|e| fail(format!("waiting: {e}")))? {
+        match child
+            .try_wait()
+            .map_err(|e| fail(format!("waiting: {e}")))?
+        {
             Some(status) if status.success() => return Ok(()),
             Some(status) => return Err(fail(format!("exited with {status}"))),
             None if deadline.is_some_and(|d| Instant::now() > d) => {

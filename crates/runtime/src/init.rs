@@ -32,7 +32,10 @@ pub(crate) struct InitError {
 impl InitError {
     /// An error of a given kind.
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> InitError {
-        InitError { kind, message: message.into() }
+        InitError {
+            kind,
+            message: message.into(),
+        }
     }
     /// An internal error with a message.
     pub(crate) fn msg(message: impl Into<String>) -> InitError {
@@ -49,15 +52,24 @@ impl InitError {
             nix::Error::ENOENT => ErrorKind::NotFound,
             _ => ErrorKind::Internal,
         };
-        InitError::new(kind, format!("{}: {}", context.into(), e.desc().to_lowercase()))
+        InitError::new(
+            kind,
+            format!("{}: {}", context.into(), e.desc().to_lowercase()),
+        )
     }
     /// A failed file operation.
     pub(crate) fn io(context: impl Into<String>, e: std::io::Error) -> InitError {
-        InitError::sys(context, nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+        InitError::sys(
+            context,
+            nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        )
     }
     /// Prefixes the message with what we were doing.
     pub(crate) fn context(self, what: impl Into<String>) -> InitError {
-        InitError { kind: self.kind, message: format!("{}: {}", what.into(), self.message) }
+        InitError {
+            kind: self.kind,
+            message: format!("{}: {}", what.into(), self.message),
+        }
     }
 }
 
@@ -83,6 +95,8 @@ pub(crate) struct InitContext<'a> {
     pub stdio: Option<[RawFd; 3]>,
     /// Compiled seccomp filter.
     pub seccomp: Option<&'a CompiledFilter>,
+    /// The spec has createRuntime or prestart hooks (the parent runs them before pivot_root).
+    pub runtime_hooks: bool,
 }
 
 /// The child's entry point: never returns.
@@ -96,7 +110,15 @@ pub(crate) fn run(ctx: &InitContext<'_>) -> Infallible {
 
 /// Sends the error to the parent (and stderr when the parent no longer listens), then exits.
 pub(crate) fn report_and_exit(sock: RawFd, err: &InitError) -> ! {
-    if sync::send(sock, &Message::Error { kind: err.kind, message: err.message.clone() }).is_err() {
+    if sync::send(
+        sock,
+        &Message::Error {
+            kind: err.kind,
+            message: err.message.clone(),
+        },
+    )
+    .is_err()
+    {
         eprintln!("berth-runtime: {}", err.message);
     }
     crate::spawn::exit_child(127)
@@ -106,7 +128,9 @@ pub(crate) fn report_and_exit(sock: RawFd, err: &InitError) -> ! {
 pub(crate) fn expect_message(sock: RawFd, want: &Message) -> Result<(), InitError> {
     match sync::recv(sock) {
         Ok(Some(m)) if &m == want => Ok(()),
-        Ok(other) => Err(InitError::msg(format!("unexpected message from the runtime: {other:?}"))),
+        Ok(other) => Err(InitError::msg(format!(
+            "unexpected message from the runtime: {other:?}"
+        ))),
         Err(e) => Err(InitError::sys("reading from the runtime", e)),
     }
 }
@@ -117,46 +141,76 @@ fn run_init(ctx: &InitContext<'_>) -> Result<Infallible, InitError> {
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if let Some(fds) = ctx.stdio {
         for (target, fd) in fds.iter().enumerate() {
-            crate::console::dup2_raw(*fd, target as RawFd).map_err(|e| InitError::sys("setting up stdio", e))?;
+            crate::console::dup2_raw(*fd, target as RawFd)
+                .map_err(|e| InitError::sys("setting up stdio", e))?;
         }
     }
     expect_message(ctx.sock, &Message::Continue)?;
     crate::namespaces::enter(ctx.ns).map_err(|e| InitError::sys("entering namespaces", e))?;
     if ctx.ns.new_user {
-        sync::send(ctx.sock, &Message::NeedIdMaps).map_err(|e| InitError::sys("asking for id maps", e))?;
+        sync::send(ctx.sock, &Message::NeedIdMaps)
+            .map_err(|e| InitError::sys("asking for id maps", e))?;
         expect_message(ctx.sock, &Message::IdMapsWritten)?;
         become_root_in_user_namespace()?;
     }
     if ctx.ns.new_cgroup {
-        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| InitError::sys("creating the cgroup namespace", e))?;
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| InitError::sys("creating the cgroup namespace", e))?;
     }
     set_names(ctx.spec)?;
-    let plan = RootfsPlan { spec: ctx.spec, rootfs: ctx.rootfs, bundle: ctx.bundle, cgroup_path: ctx.cgroup_path };
+    let plan = RootfsPlan {
+        spec: ctx.spec,
+        rootfs: ctx.rootfs,
+        bundle: ctx.bundle,
+        cgroup_path: ctx.cgroup_path,
+    };
     crate::rootfs::prepare(&plan)?;
+    if ctx.runtime_hooks {
+        // createRuntime and prestart hooks run in the runtime's namespaces before pivot_root.
+        sync::send(ctx.sock, &Message::RunHooks)
+            .map_err(|e| InitError::sys("asking for hooks", e))?;
+        expect_message(ctx.sock, &Message::HooksDone)?;
+    }
     crate::rootfs::pivot(ctx.rootfs)?;
     crate::rootfs::finish(ctx.spec)?;
-    let process = ctx.spec.process().as_ref().ok_or_else(|| InitError::invalid("config.json has no process"))?;
-    let pctx = ProcessContext { process, console: ctx.console, seccomp: ctx.seccomp, sock: ctx.sock, exec_fifo: Some(ctx.fifo) };
+    let process = ctx
+        .spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| InitError::invalid("config.json has no process"))?;
+    let pctx = ProcessContext {
+        process,
+        console: ctx.console,
+        seccomp: ctx.seccomp,
+        sock: ctx.sock,
+        exec_fifo: Some(ctx.fifo),
+    };
     crate::process::setup_and_exec(&pctx)
 }
 
 /// Takes uid/gid 0 in a fresh user namespace (our host uid may be unmapped there).
 fn become_root_in_user_namespace() -> Result<(), InitError> {
     let (g, u) = (Gid::from_raw(0), Uid::from_raw(0));
-    nix::unistd::setresgid(g, g, g).map_err(|e| InitError::sys("setting gid 0 in the user namespace", e))?;
-    nix::unistd::setresuid(u, u, u).map_err(|e| InitError::sys("setting uid 0 in the user namespace", e))
+    nix::unistd::setresgid(g, g, g)
+        .map_err(|e| InitError::sys("setting gid 0 in the user namespace", e))?;
+    nix::unistd::setresuid(u, u, u)
+        .map_err(|e| InitError::sys("setting uid 0 in the user namespace", e))
 }
 
 /// Sets hostname and domainname from the spec.
 fn set_names(spec: &Spec) -> Result<(), InitError> {
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
-        nix::unistd::sethostname(h).map_err(|e| InitError::sys(format!("setting hostname {h:?}"), e))?;
+        nix::unistd::sethostname(h)
+            .map_err(|e| InitError::sys(format!("setting hostname {h:?}"), e))?;
     }
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         // SAFETY: setdomainname reads `len` bytes from a buffer that lives across the call.
         let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
         if r < 0 {
-            return Err(InitError::sys(format!("setting domainname {d:?}"), nix::Error::last()));
+            return Err(InitError::sys(
+                format!("setting domainname {d:?}"),
+                nix::Error::last(),
+            ));
         }
     }
     Ok(())

@@ -50,7 +50,12 @@ pub(crate) fn flag_of(typ: LinuxNamespaceType) -> CloneFlags {
 impl NamespacePlan {
     /// Reads the spec's namespace list and opens the paths to join.
     pub(crate) fn from_spec(spec: &Spec) -> Result<NamespacePlan, RuntimeError> {
-        let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).cloned().unwrap_or_default();
+        let namespaces = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .cloned()
+            .unwrap_or_default();
         let mut new = CloneFlags::empty();
         let mut joins = Vec::new();
         let mut pid_join = None;
@@ -110,8 +115,14 @@ pub(crate) fn enter(plan: &NamespacePlan) -> Result<(), nix::Error> {
 /// Parent side: writes /proc/<pid>/uid_map and gid_map from the spec.
 pub(crate) fn write_id_maps(pid: i32, spec: &Spec) -> Result<(), RuntimeError> {
     let linux = spec.linux().as_ref();
-    let uid = linux.and_then(|l| l.uid_mappings().as_ref()).map(Vec::as_slice).unwrap_or_default();
-    let gid = linux.and_then(|l| l.gid_mappings().as_ref()).map(Vec::as_slice).unwrap_or_default();
+    let uid = linux
+        .and_then(|l| l.uid_mappings().as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let gid = linux
+        .and_then(|l| l.gid_mappings().as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     write_map(pid, "uid_map", uid)?;
     write_map(pid, "gid_map", gid)
 }
@@ -120,12 +131,15 @@ pub(crate) fn write_id_maps(pid: i32, spec: &Spec) -> Result<(), RuntimeError> {
 fn write_map(pid: i32, file: &str, maps: &[LinuxIdMapping]) -> Result<(), RuntimeError> {
     let text = format_map(maps);
     let path = format!("/proc/{pid}/{file}");
-    std::fs::write(&path, text.as_bytes()).map_err(|e| RuntimeError::io(format!("writing {path}"), e))
+    std::fs::write(&path, text.as_bytes())
+        .map_err(|e| RuntimeError::io(format!("writing {path}"), e))
 }
 
 /// "container host size" lines.
 fn format_map(maps: &[LinuxIdMapping]) -> String {
-    maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
 }
 
 /// Parent side: enters a pid namespace for the children of this thread, returning how to leave it.
@@ -157,12 +171,20 @@ mod tests {
 
     #[test]
     fn all_new_namespaces_go_in_one_clone_except_cgroup() {
-        let ns = [LinuxNamespaceType::Pid, LinuxNamespaceType::Mount, LinuxNamespaceType::Cgroup, LinuxNamespaceType::Network]
-            .into_iter()
-            .map(|t| LinuxNamespaceBuilder::default().typ(t).build().expect("ns"))
-            .collect();
+        let ns = [
+            LinuxNamespaceType::Pid,
+            LinuxNamespaceType::Mount,
+            LinuxNamespaceType::Cgroup,
+            LinuxNamespaceType::Network,
+        ]
+        .into_iter()
+        .map(|t| LinuxNamespaceBuilder::default().typ(t).build().expect("ns"))
+        .collect();
         let plan = NamespacePlan::from_spec(&spec_with(ns)).expect("plan");
-        assert_eq!(plan.clone_flags, CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET);
+        assert_eq!(
+            plan.clone_flags,
+            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET
+        );
         assert!(plan.unshare_flags.is_empty());
         assert!(plan.new_cgroup);
         assert!(!plan.new_user);
@@ -171,8 +193,14 @@ mod tests {
     #[test]
     fn joining_by_path_moves_new_namespaces_to_unshare() {
         let ns = vec![
-            LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::Pid).build().expect("ns"),
-            LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::Mount).build().expect("ns"),
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Pid)
+                .build()
+                .expect("ns"),
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Mount)
+                .build()
+                .expect("ns"),
             LinuxNamespaceBuilder::default()
                 .typ(LinuxNamespaceType::Network)
                 .path("/proc/self/ns/net")
@@ -187,7 +215,12 @@ mod tests {
 
     #[test]
     fn id_maps_are_formatted_one_per_line() {
-        let m = LinuxIdMappingBuilder::default().container_id(0u32).host_id(100000u32).size(65536u32).build().expect("map");
+        let m = LinuxIdMappingBuilder::default()
+            .container_id(0u32)
+            .host_id(100000u32)
+            .size(65536u32)
+            .build()
+            .expect("map");
         assert_eq!(format_map(&[m]), "0 100000 65536\n");
     }
 }

@@ -9,7 +9,10 @@ use nix::sched::CloneFlags;
 /// runtime prepares everything it can (strings, file descriptors) before calling this.
 // The child branch ends in an uninhabited value: the lint cannot see that it is the point.
 #[allow(unreachable_code)]
-pub(crate) fn clone_child(flags: CloneFlags, child: impl FnOnce() -> std::convert::Infallible) -> Result<i32, nix::Error> {
+pub(crate) fn clone_child(
+    flags: CloneFlags,
+    child: impl FnOnce() -> std::convert::Infallible,
+) -> Result<i32, nix::Error> {
     let flags = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
     // SAFETY: a clone(2) without CLONE_VM and with a null stack behaves like fork: the child gets
     // a copy-on-write copy of our memory and continues on its own copy of this stack. The child

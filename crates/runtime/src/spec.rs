@@ -22,7 +22,8 @@ pub fn load(bundle: &Path) -> Result<LoadedSpec, RuntimeError> {
     let bundle = std::fs::canonicalize(bundle)
         .map_err(|e| RuntimeError::io(format!("bundle {}", bundle.display()), e))?;
     let path = bundle.join("config.json");
-    let text = std::fs::read(&path).map_err(|e| RuntimeError::io(format!("reading {}", path.display()), e))?;
+    let text = std::fs::read(&path)
+        .map_err(|e| RuntimeError::io(format!("reading {}", path.display()), e))?;
     let spec: Spec = serde_json::from_slice(&text)
         .map_err(|e| RuntimeError::InvalidArgument(format!("parsing {}: {e}", path.display())))?;
     let root = spec
@@ -33,7 +34,11 @@ pub fn load(bundle: &Path) -> Result<LoadedSpec, RuntimeError> {
     let rootfs = std::fs::canonicalize(&rootfs)
         .map_err(|e| RuntimeError::io(format!("root filesystem {}", rootfs.display()), e))?;
     validate(&spec)?;
-    Ok(LoadedSpec { spec, bundle, rootfs })
+    Ok(LoadedSpec {
+        spec,
+        bundle,
+        rootfs,
+    })
 }
 
 /// Rejects specs the runtime cannot honour, with a message naming the field.
@@ -51,23 +56,38 @@ pub fn validate(spec: &Spec) -> Result<(), RuntimeError> {
     let has = |t: LinuxNamespaceType| namespaces.iter().any(|n| n.typ() == t);
     if !has(LinuxNamespaceType::Mount) {
         return Err(RuntimeError::InvalidArgument(
-            "config.json must ask for a mount namespace: berth never changes the host's mounts".into(),
+            "config.json must ask for a mount namespace: berth never changes the host's mounts"
+                .into(),
         ));
     }
     for ns in namespaces {
         if namespaces.iter().filter(|o| o.typ() == ns.typ()).count() > 1 {
-            return Err(RuntimeError::InvalidArgument(format!("namespace {:?} listed twice", ns.typ())));
+            return Err(RuntimeError::InvalidArgument(format!(
+                "namespace {:?} listed twice",
+                ns.typ()
+            )));
         }
         if ns.typ() == LinuxNamespaceType::Time {
-            return Err(RuntimeError::InvalidArgument("time namespaces are not supported".into()));
+            return Err(RuntimeError::InvalidArgument(
+                "time namespaces are not supported".into(),
+            ));
         }
     }
     let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty());
-    if has(LinuxNamespaceType::User) && !maps && namespaces.iter().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none()) {
-        return Err(RuntimeError::InvalidArgument("a new user namespace needs uidMappings and gidMappings".into()));
+    if has(LinuxNamespaceType::User)
+        && !maps
+        && namespaces
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none())
+    {
+        return Err(RuntimeError::InvalidArgument(
+            "a new user namespace needs uidMappings and gidMappings".into(),
+        ));
     }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
-        return Err(RuntimeError::InvalidArgument("hostname needs a uts namespace".into()));
+        return Err(RuntimeError::InvalidArgument(
+            "hostname needs a uts namespace".into(),
+        ));
     }
     Ok(())
 }
@@ -76,7 +96,9 @@ pub fn validate(spec: &Spec) -> Result<(), RuntimeError> {
 pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), RuntimeError> {
     let args = process.args().as_deref().unwrap_or_default();
     if args.is_empty() {
-        return Err(RuntimeError::InvalidArgument("process.args must not be empty".into()));
+        return Err(RuntimeError::InvalidArgument(
+            "process.args must not be empty".into(),
+        ));
     }
     if !process.cwd().is_absolute() {
         return Err(RuntimeError::InvalidArgument(format!(
@@ -94,8 +116,16 @@ pub fn validate_id(id: &str) -> Result<(), RuntimeError> {
         && id != "."
         && id != ".."
         && !id.starts_with('.')
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
-    if ok { Ok(()) } else { Err(RuntimeError::InvalidArgument(format!("invalid container id format: {id:?}"))) }
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(RuntimeError::InvalidArgument(format!(
+            "invalid container id format: {id:?}"
+        )))
+    }
 }
 
 #[cfg(test)]

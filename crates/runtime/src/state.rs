@@ -117,7 +117,10 @@ impl State {
     /// Writes `<dir>/state.json` atomically (temp file + rename; no fsync, it lives on tmpfs).
     pub(crate) fn save(&self, dir: &Path) -> Result<(), RuntimeError> {
         let bytes = serde_json::to_vec(self).map_err(|e| {
-            RuntimeError::io("encoding state", std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            RuntimeError::io(
+                "encoding state",
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
         })?;
         write_atomic(&dir.join(STATE_FILE), &bytes)
     }
@@ -128,8 +131,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    fs::write(&tmp, bytes).map_err(|e| RuntimeError::io(format!("writing {}", tmp.display()), e))?;
-    fs::rename(&tmp, path).map_err(|e| RuntimeError::io(format!("renaming to {}", path.display()), e))
+    fs::write(&tmp, bytes)
+        .map_err(|e| RuntimeError::io(format!("writing {}", tmp.display()), e))?;
+    fs::rename(&tmp, path)
+        .map_err(|e| RuntimeError::io(format!("renaming to {}", path.display()), e))
 }
 
 /// What /proc says about a pid.
@@ -164,7 +169,9 @@ pub(crate) fn process_alive(pid: i32, start_time: u64) -> bool {
         return false;
     }
     match proc_stat(pid) {
-        Some(st) => st.state != 'Z' && st.state != 'X' && (start_time == 0 || st.start_time == start_time),
+        Some(st) => {
+            st.state != 'Z' && st.state != 'X' && (start_time == 0 || st.start_time == start_time)
+        }
         None => false,
     }
 }
@@ -197,6 +204,9 @@ mod tests {
 
     #[test]
     fn status_serializes_lowercase() {
-        assert_eq!(serde_json::to_string(&Status::Running).expect("json"), "\"running\"");
+        assert_eq!(
+            serde_json::to_string(&Status::Running).expect("json"),
+            "\"running\""
+        );
     }
 }

@@ -19,6 +19,10 @@ pub(crate) enum Message {
     NeedIdMaps,
     /// Parent -> child: the id maps are written.
     IdMapsWritten,
+    /// Child -> parent: my mounts are done, run createRuntime and prestart hooks before I pivot.
+    RunHooks,
+    /// Parent -> child: the hooks succeeded.
+    HooksDone,
     /// Intermediate (exec) -> parent: the pid of the process that will exec.
     ExecPid(i32),
     /// Child -> parent: set-up is complete (the init now waits for `start`).
@@ -37,8 +41,13 @@ const MAX_MESSAGE: usize = 64 * 1024;
 
 /// Makes the close-on-exec socketpair (parent end, child end).
 pub(crate) fn pair() -> Result<(OwnedFd, OwnedFd), RuntimeError> {
-    socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-        .map_err(|e| RuntimeError::sys("creating sync socketpair", e))
+    socket::socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| RuntimeError::sys("creating sync socketpair", e))
 }
 
 /// Sends one message.
@@ -61,19 +70,25 @@ pub(crate) fn recv(fd: RawFd) -> Result<Option<Message>, nix::Error> {
             Err(nix::Error::EINTR) => continue,
             Err(e) => return Err(e),
             Ok(0) => return Ok(None),
-            Ok(n) => return serde_json::from_slice(&buf[..n]).map(Some).map_err(|_| nix::Error::EBADMSG),
+            Ok(n) => {
+                return serde_json::from_slice(&buf[..n])
+                    .map(Some)
+                    .map_err(|_| nix::Error::EBADMSG);
+            }
         }
     }
 }
 
 /// Parent side: receives one message, naming the container in errors.
 pub(crate) fn recv_from_child(fd: &OwnedFd, id: &str) -> Result<Option<Message>, RuntimeError> {
-    recv(fd.as_raw_fd()).map_err(|e| RuntimeError::sys(format!("reading from the init of container \"{id}\""), e))
+    recv(fd.as_raw_fd())
+        .map_err(|e| RuntimeError::sys(format!("reading from the init of container \"{id}\""), e))
 }
 
 /// Parent side: sends one message, naming the container in errors.
 pub(crate) fn send_to_child(fd: &OwnedFd, id: &str, msg: &Message) -> Result<(), RuntimeError> {
-    send(fd.as_raw_fd(), msg).map_err(|e| RuntimeError::sys(format!("writing to the init of container \"{id}\""), e))
+    send(fd.as_raw_fd(), msg)
+        .map_err(|e| RuntimeError::sys(format!("writing to the init of container \"{id}\""), e))
 }
 
 #[cfg(test)]
@@ -84,9 +99,22 @@ mod tests {
     fn messages_round_trip_and_eof_is_none() {
         let (a, b) = pair().expect("pair");
         send(a.as_raw_fd(), &Message::ExecPid(42)).expect("send");
-        send(a.as_raw_fd(), &Message::Error { kind: ErrorKind::NotFound, message: "x".into() }).expect("send");
-        assert_eq!(recv(b.as_raw_fd()).expect("recv"), Some(Message::ExecPid(42)));
-        assert!(matches!(recv(b.as_raw_fd()).expect("recv"), Some(Message::Error { .. })));
+        send(
+            a.as_raw_fd(),
+            &Message::Error {
+                kind: ErrorKind::NotFound,
+                message: "x".into(),
+            },
+        )
+        .expect("send");
+        assert_eq!(
+            recv(b.as_raw_fd()).expect("recv"),
+            Some(Message::ExecPid(42))
+        );
+        assert!(matches!(
+            recv(b.as_raw_fd()).expect("recv"),
+            Some(Message::Error { .. })
+        ));
         drop(a);
         assert_eq!(recv(b.as_raw_fd()).expect("recv"), None);
     }

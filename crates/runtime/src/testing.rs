@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use oci_spec::runtime::{Capability, LinuxCapabilitiesBuilder, Spec};
 
-use crate::cgroups::{Cgroup, Layout};
 use crate::Runtime;
+use crate::cgroups::{Cgroup, Layout};
 
 /// A bundle in a temp dir (`bundle/config.json`, `bundle/rootfs`) plus a private state root.
 ///
@@ -34,12 +34,22 @@ impl TestBundle {
         let id = format!("berth-test-{unique}");
         let cgroup_path = format!("/berth-test-{unique}");
         let rootfs = dir.path().join("rootfs");
-        let status = std::process::Command::new("sh").arg(busybox_script()).arg(&rootfs).status()?;
+        let status = std::process::Command::new("sh")
+            .arg(busybox_script())
+            .arg(&rootfs)
+            .status()?;
         if !status.success() {
-            return Err(std::io::Error::other(format!("busybox-rootfs.sh failed: {status}")));
+            return Err(std::io::Error::other(format!(
+                "busybox-rootfs.sh failed: {status}"
+            )));
         }
         let spec = docker_like_spec(args, &cgroup_path)?;
-        let bundle = TestBundle { dir, id, cgroup_path, spec };
+        let bundle = TestBundle {
+            dir,
+            id,
+            cgroup_path,
+            spec,
+        };
         bundle.save()?;
         Ok(bundle)
     }

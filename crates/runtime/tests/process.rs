@@ -16,7 +16,10 @@ fn bad_cwd_is_reported_as_a_message() {
     b.process_mut().set_cwd("/nosuch".into());
     b.save().expect("save");
     let err = create_err(&b);
-    assert_eq!(err.to_string(), "chdir to cwd (\"/nosuch\") set in config.json failed: no such file or directory");
+    assert_eq!(
+        err.to_string(),
+        "chdir to cwd (\"/nosuch\") set in config.json failed: no such file or directory"
+    );
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     b.process_mut().set_cwd("/etc/passwd".into());
     b.save().expect("save");
@@ -32,17 +35,30 @@ fn missing_absolute_executable_is_reported() {
     let mut b = shell_bundle("true");
     b.process_mut().set_args(Some(vec!["/bin/nosuch".into()]));
     b.save().expect("save");
-    assert_eq!(create_err(&b).to_string(), "exec: \"/bin/nosuch\": stat /bin/nosuch: no such file or directory");
+    assert_eq!(
+        create_err(&b).to_string(),
+        "exec: \"/bin/nosuch\": stat /bin/nosuch: no such file or directory"
+    );
 }
 
 /// Maps container 0..65536 to host 100000.. in a new user namespace.
 fn use_user_namespace(b: &mut berth_runtime::testing::TestBundle) {
     let map = |c: u32, h: u32, n: u32| {
-        oci_spec::runtime::LinuxIdMappingBuilder::default().container_id(c).host_id(h).size(n).build().expect("map")
+        oci_spec::runtime::LinuxIdMappingBuilder::default()
+            .container_id(c)
+            .host_id(h)
+            .size(n)
+            .build()
+            .expect("map")
     };
     let linux = b.linux_mut();
     let mut ns = linux.namespaces().clone().unwrap_or_default();
-    ns.push(oci_spec::runtime::LinuxNamespaceBuilder::default().typ(oci_spec::runtime::LinuxNamespaceType::User).build().expect("ns"));
+    ns.push(
+        oci_spec::runtime::LinuxNamespaceBuilder::default()
+            .typ(oci_spec::runtime::LinuxNamespaceType::User)
+            .build()
+            .expect("ns"),
+    );
     linux.set_namespaces(Some(ns));
     linux.set_uid_mappings(Some(vec![map(0, 100000, 65536)]));
     linux.set_gid_mappings(Some(vec![map(0, 100000, 65536)]));
@@ -72,7 +88,11 @@ fn user_namespace_maps_ids() {
     let (code, out) = run(&b);
     assert_eq!(code, 0, "{out}");
     let words: Vec<&str> = out.split_whitespace().collect();
-    assert_eq!(words, vec!["0", "0", "100000", "65536", "berth-test"], "{out}");
+    assert_eq!(
+        words,
+        vec!["0", "0", "100000", "65536", "berth-test"],
+        "{out}"
+    );
 }
 
 #[test]
@@ -80,7 +100,8 @@ fn user_groups_umask_rlimits_cwd_and_no_new_privs_apply() {
     if !require_root() {
         return;
     }
-    let mut b = shell_bundle("id; umask; ulimit -n; pwd; grep NoNewPrivs /proc/self/status; echo $FOO");
+    let mut b =
+        shell_bundle("id; umask; ulimit -n; pwd; grep NoNewPrivs /proc/self/status; echo $FOO");
     {
         let p = b.process_mut();
         let u = p.user_mut();
@@ -106,7 +127,11 @@ fn user_groups_umask_rlimits_cwd_and_no_new_privs_apply() {
     assert_eq!(code, 0, "{out}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "uid=1000 gid=1000 groups=10,20", "{out}");
-    assert_eq!(&lines[1..], ["0077", "512", "/tmp", "NoNewPrivs:\t1", "bar baz"], "{out}");
+    assert_eq!(
+        &lines[1..],
+        ["0077", "512", "/tmp", "NoNewPrivs:\t1", "bar baz"],
+        "{out}"
+    );
 }
 
 #[test]
@@ -116,13 +141,21 @@ fn readonly_root_and_bind_mounts_and_sysctl() {
     }
     let data = tempfile::tempdir().expect("tempdir");
     std::fs::write(data.path().join("f"), "from host\n").expect("write");
-    let mut b = shell_bundle("cat /data/f; touch /data/g 2>&1; touch /newfile 2>&1; touch /scratch/ok && echo tmpfs-ok; cat /proc/sys/net/ipv4/ip_forward; true");
-    b.spec.root_mut().as_mut().expect("root").set_readonly(Some(true));
+    let mut b = shell_bundle(
+        "cat /data/f; touch /data/g 2>&1; touch /newfile 2>&1; touch /scratch/ok && echo tmpfs-ok; cat /proc/sys/net/ipv4/ip_forward; true",
+    );
+    b.spec
+        .root_mut()
+        .as_mut()
+        .expect("root")
+        .set_readonly(Some(true));
     let mut mounts = b.spec.mounts().clone().unwrap_or_default();
     mounts.push(serde_json::from_value(serde_json::json!({"destination": "/data", "type": "bind", "source": data.path(), "options": ["rbind", "ro"]})).expect("mount"));
     mounts.push(serde_json::from_value(serde_json::json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m"]})).expect("mount"));
     b.spec.set_mounts(Some(mounts));
-    b.linux_mut().set_sysctl(Some([("net.ipv4.ip_forward".to_string(), "1".to_string())].into()));
+    b.linux_mut().set_sysctl(Some(
+        [("net.ipv4.ip_forward".to_string(), "1".to_string())].into(),
+    ));
     b.save().expect("save");
     let (code, out) = run(&b);
     assert_eq!(code, 0, "{out}");
@@ -144,8 +177,17 @@ fn exec_joins_the_containers_namespaces_and_cgroup() {
     let init = start_detached(&b);
     let (r, w) = pipe();
     let devnull = std::fs::File::open("/dev/null").expect("devnull");
-    let opts = ExecOptions { stdio: Stdio::Fds([devnull.as_raw_fd(), w.as_raw_fd(), w.as_raw_fd()]), ..Default::default() };
-    let pid = rt.exec(&b.id, &process_with_args(&b, &["sh", "-c", "hostname; echo $$; sleep 1"]), &opts).expect("exec");
+    let opts = ExecOptions {
+        stdio: Stdio::Fds([devnull.as_raw_fd(), w.as_raw_fd(), w.as_raw_fd()]),
+        ..Default::default()
+    };
+    let pid = rt
+        .exec(
+            &b.id,
+            &process_with_args(&b, &["sh", "-c", "hostname; echo $$; sleep 1"]),
+            &opts,
+        )
+        .expect("exec");
     drop(w);
     std::thread::sleep(Duration::from_millis(100));
     for ns in ["pid", "mnt", "net", "uts", "ipc", "cgroup"] {
@@ -162,8 +204,17 @@ fn exec_joins_the_containers_namespaces_and_cgroup() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "berth-test");
     assert_ne!(lines[1], "1");
-    let err = rt.exec(&b.id, &process_with_args(&b, &["nosuch"]), &ExecOptions::default()).expect_err("missing");
-    assert_eq!(err.to_string(), "exec: \"nosuch\": executable file not found in $PATH");
+    let err = rt
+        .exec(
+            &b.id,
+            &process_with_args(&b, &["nosuch"]),
+            &ExecOptions::default(),
+        )
+        .expect_err("missing");
+    assert_eq!(
+        err.to_string(),
+        "exec: \"nosuch\": executable file not found in $PATH"
+    );
     rt.delete(&b.id, true).expect("delete");
     assert_eq!(wait(init), 128 + libc::SIGKILL);
 }
@@ -213,4 +264,73 @@ fn terminal_without_console_socket_is_refused() {
     b.process_mut().set_terminal(Some(true));
     b.save().expect("save");
     assert_eq!(create_err(&b).kind(), ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn joins_namespaces_by_path() {
+    if !require_root() {
+        return;
+    }
+    let a = shell_bundle("exec sleep 100");
+    let a_pid = start_detached(&a);
+    let mut b = shell_bundle(
+        "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; echo $$; cat /proc/1/comm; true",
+    );
+    let ns = |t: oci_spec::runtime::LinuxNamespaceType, path: Option<String>| {
+        let mut n = oci_spec::runtime::LinuxNamespaceBuilder::default().typ(t);
+        if let Some(p) = path {
+            n = n.path(p);
+        }
+        n.build().expect("ns")
+    };
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    b.linux_mut().set_namespaces(Some(vec![
+        ns(T::Mount, None),
+        ns(T::Uts, None),
+        ns(T::Cgroup, None),
+        ns(T::Network, Some(format!("/proc/{a_pid}/ns/net"))),
+        ns(T::Ipc, Some(format!("/proc/{a_pid}/ns/ipc"))),
+        ns(T::Pid, Some(format!("/proc/{a_pid}/ns/pid"))),
+    ]));
+    b.save().expect("save");
+    let (code, out) = run(&b);
+    assert_eq!(code, 0, "{out}");
+    let link = |n: &str| {
+        std::fs::read_link(format!("/proc/{a_pid}/ns/{n}"))
+            .expect("ns")
+            .display()
+            .to_string()
+    };
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], link("net"));
+    assert_eq!(lines[1], link("ipc"));
+    assert_ne!(lines[2], "1", "joined pid namespace: not its init");
+    assert_eq!(lines[3], "sleep", "pid 1 is the other container's init");
+    // The caller's own pid namespace for children is restored.
+    assert_eq!(
+        std::fs::read_link("/proc/self/ns/pid_for_children").expect("own"),
+        std::fs::read_link("/proc/self/ns/pid").expect("own")
+    );
+    a.runtime().delete(&a.id, true).expect("delete a");
+    assert_eq!(wait(a_pid), 128 + libc::SIGKILL);
+}
+
+#[test]
+fn leaked_descriptors_do_not_reach_the_container() {
+    if !require_root() {
+        return;
+    }
+    // A descriptor without close-on-exec in the caller (as a careless shim might have).
+    let leaked = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_RDONLY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .expect("open");
+    let b = shell_bundle("ls /proc/self/fd | sort -n | tr '\\n' ' '; true");
+    let (code, out) = run(&b);
+    drop(leaked);
+    assert_eq!(code, 0, "{out}");
+    // 0, 1, 2 and the one `ls` opens for reading the directory.
+    assert_eq!(out, "0 1 2 3 ", "{out}");
 }

@@ -10,8 +10,15 @@ fn memory_limit_oom_kills_and_is_counted() {
     }
     let mut b = shell_bundle("exec tail /dev/zero");
     let limit: i64 = 32 << 20;
-    let memory = oci_spec::runtime::LinuxMemoryBuilder::default().limit(limit).swap(limit).build().expect("memory");
-    let res = b.linux_mut().resources_mut().get_or_insert_with(Default::default);
+    let memory = oci_spec::runtime::LinuxMemoryBuilder::default()
+        .limit(limit)
+        .swap(limit)
+        .build()
+        .expect("memory");
+    let res = b
+        .linux_mut()
+        .resources_mut()
+        .get_or_insert_with(Default::default);
     res.set_memory(Some(memory));
     b.save().expect("save");
     let rt = b.runtime();
@@ -36,13 +43,22 @@ fn pids_limit_stops_a_fork_bomb() {
     let limited = |limit: Option<i64>| {
         let mut b = shell_bundle(script);
         if let Some(limit) = limit {
-            let pids = oci_spec::runtime::LinuxPidsBuilder::default().limit(limit).build().expect("pids");
-            b.linux_mut().resources_mut().get_or_insert_with(Default::default).set_pids(Some(pids));
+            let pids = oci_spec::runtime::LinuxPidsBuilder::default()
+                .limit(limit)
+                .build()
+                .expect("pids");
+            b.linux_mut()
+                .resources_mut()
+                .get_or_insert_with(Default::default)
+                .set_pids(Some(pids));
         }
         b.save().expect("save");
         let rt = b.runtime();
         let (pid, r) = create_captured(&b);
-        assert_eq!(rt.stats(&b.id).expect("stats").pids.limit, limit.map(|l| l as u64));
+        assert_eq!(
+            rt.stats(&b.id).expect("stats").pids.limit,
+            limit.map(|l| l as u64)
+        );
         rt.start(&b.id).expect("start");
         let out = read_all(r);
         let _ = wait(pid);
@@ -50,7 +66,10 @@ fn pids_limit_stops_a_fork_bomb() {
         out
     };
     let out = limited(Some(20));
-    assert!(out.contains("can't fork") && out.ends_with("ended\n"), "{out}");
+    assert!(
+        out.contains("can't fork") && out.ends_with("ended\n"),
+        "{out}"
+    );
     // The same script without the limit forks all 40: the check above can fail.
     assert_eq!(limited(None), "ended\n");
 }

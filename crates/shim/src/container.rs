@@ -21,10 +21,16 @@ fn reply(e: berth_runtime::RuntimeError) -> Reply {
 fn stdio_for(prepared: &Prepared) -> (Stdio, Option<ConsoleSocket>) {
     match prepared {
         Prepared::Pipes { child, .. } => (
-            Stdio::Fds([child.stdin.as_raw_fd(), child.stdout.as_raw_fd(), child.stderr.as_raw_fd()]),
+            Stdio::Fds([
+                child.stdin.as_raw_fd(),
+                child.stdout.as_raw_fd(),
+                child.stderr.as_raw_fd(),
+            ]),
             None,
         ),
-        Prepared::Console { theirs, .. } => (Stdio::Inherit, Some(ConsoleSocket::Fd(theirs.as_raw_fd()))),
+        Prepared::Console { theirs, .. } => {
+            (Stdio::Inherit, Some(ConsoleSocket::Fd(theirs.as_raw_fd())))
+        }
     }
 }
 
@@ -41,7 +47,11 @@ impl Container {
             stdio,
         };
         let state = runtime.create(&opts).map_err(reply)?;
-        let c = Container { runtime, id: cfg.id.clone(), cgroup_path: cfg.cgroup_path.clone() };
+        let c = Container {
+            runtime,
+            id: cfg.id.clone(),
+            cgroup_path: cfg.cgroup_path.clone(),
+        };
         Ok((c, state.pid))
     }
 
@@ -56,7 +66,11 @@ impl Container {
     }
 
     /// Runs an extra process in the container; it is our child.
-    pub fn exec(&self, process: &oci_spec::runtime::Process, prepared: &Prepared) -> Result<i32, Reply> {
+    pub fn exec(
+        &self,
+        process: &oci_spec::runtime::Process,
+        prepared: &Prepared,
+    ) -> Result<i32, Reply> {
         let (stdio, console) = stdio_for(prepared);
         let opts = ExecOptions {
             console_socket: console,

@@ -15,7 +15,10 @@ pub struct Ready {
 
 /// Forks and returns in the detached child.
 pub fn detach() -> nix::Result<Ready> {
-    let out = std::io::stdout().as_fd().try_clone_to_owned().map_err(|_| nix::Error::EBADF)?;
+    let out = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|_| nix::Error::EBADF)?;
     // SAFETY: called from main before any thread exists, so the child is a complete copy of
     // a single-threaded process and may run arbitrary code.
     match unsafe { fork() }? {

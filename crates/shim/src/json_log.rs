@@ -49,10 +49,18 @@ impl JsonLog {
         let text = String::from_utf8_lossy(msg);
         let time = timestamp::now();
         self.line.clear();
-        serde_json::to_writer(&mut self.line, &Record { log: &text, stream, time: &time })
-            .map_err(io::Error::other)?;
+        serde_json::to_writer(
+            &mut self.line,
+            &Record {
+                log: &text,
+                stream,
+                time: &time,
+            },
+        )
+        .map_err(io::Error::other)?;
         self.line.push(b'\n');
-        if self.max_size > 0 && self.size > 0 && self.size + self.line.len() as u64 > self.max_size {
+        if self.max_size > 0 && self.size > 0 && self.size + self.line.len() as u64 > self.max_size
+        {
             self.rotate()?;
         }
         self.file.write_all(&self.line)?;
@@ -142,7 +150,10 @@ mod tests {
     #[test]
     fn splits_lines_and_keeps_partials() {
         let out = split(&[b"hi\nthe", b"re\n", b"tail"]);
-        assert_eq!(out, vec![b"hi\n".to_vec(), b"there\n".to_vec(), b"tail".to_vec()]);
+        assert_eq!(
+            out,
+            vec![b"hi\n".to_vec(), b"there\n".to_vec(), b"tail".to_vec()]
+        );
     }
 
     #[test]
@@ -164,7 +175,10 @@ mod tests {
         }
         let text = std::fs::read_to_string(&path)?;
         let first = text.lines().next().unwrap_or_default();
-        assert!(first.starts_with(r#"{"log":"hello \"world\"\n","stream":"stdout","time":""#), "{first}");
+        assert!(
+            first.starts_with(r#"{"log":"hello \"world\"\n","stream":"stdout","time":""#),
+            "{first}"
+        );
         assert!(first.ends_with("Z\"}"));
         assert!(dir.path().join("c-json.log.1").exists());
         assert!(dir.path().join("c-json.log.2").exists());

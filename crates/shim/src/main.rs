@@ -41,7 +41,9 @@ fn run(state_dir: &Path) -> Result<(), String> {
             return Err(format!("container {} not created", cfg.id));
         }
     };
-    ready.report(&Reply::Pid { pid: shim.init_pid() });
+    ready.report(&Reply::Pid {
+        pid: shim.init_pid(),
+    });
     shim.run(listener);
     Ok(())
 }

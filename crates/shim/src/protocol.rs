@@ -165,8 +165,15 @@ mod tests {
 
     #[test]
     fn requests_are_tagged_json_lines() {
-        let r: Request = serde_json::from_str(r#"{"op":"kill","signal":9}"#).unwrap_or(Request::State);
-        assert!(matches!(r, Request::Kill { signal: 9, all: false }));
+        let r: Request =
+            serde_json::from_str(r#"{"op":"kill","signal":9}"#).unwrap_or(Request::State);
+        assert!(matches!(
+            r,
+            Request::Kill {
+                signal: 9,
+                all: false
+            }
+        ));
         let s = serde_json::to_string(&Reply::Pid { pid: 7 }).unwrap_or_default();
         assert_eq!(s, r#"{"reply":"pid","pid":7}"#);
     }

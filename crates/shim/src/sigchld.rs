@@ -21,10 +21,15 @@ extern "C" fn on_sigchld(_: libc::c_int) {
 
 /// Installs the handler; returns the pipe's read end to poll.
 pub fn install() -> std::io::Result<OwnedFd> {
-    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).map_err(std::io::Error::from)?;
+    let (r, w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).map_err(std::io::Error::from)?;
     WAKE_FD.store(w.as_raw_fd(), Ordering::Relaxed);
     std::mem::forget(w);
-    let action = SigAction::new(SigHandler::Handler(on_sigchld), SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP, SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(on_sigchld),
+        SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP,
+        SigSet::empty(),
+    );
     // SAFETY: the handler only loads an atomic and calls write(2), both async-signal-safe.
     unsafe { sigaction(Signal::SIGCHLD, &action) }.map_err(std::io::Error::from)?;
     Ok(r)

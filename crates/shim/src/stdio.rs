@@ -58,8 +58,17 @@ pub fn pipes(with_stdin: bool) -> std::io::Result<Prepared> {
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     Ok(Prepared::Pipes {
-        child: ChildFds { stdin: stdin_child, stdout: out_w, stderr: err_w },
-        ours: ShimSide { stdin: stdin_ours, stdout: Some(out_r), stderr: Some(err_r), tty: None },
+        child: ChildFds {
+            stdin: stdin_child,
+            stdout: out_w,
+            stderr: err_w,
+        },
+        ours: ShimSide {
+            stdin: stdin_ours,
+            stdout: Some(out_r),
+            stderr: Some(err_r),
+            tty: None,
+        },
     })
 }
 
@@ -77,14 +86,21 @@ pub fn finish(prepared: Prepared, with_stdin: bool) -> std::io::Result<ShimSide>
             drop(theirs);
             let master = berth_runtime::receive_pty_master(ours.as_raw_fd())?;
             ShimSide {
-                stdin: if with_stdin { Some(master.try_clone()?) } else { None },
+                stdin: if with_stdin {
+                    Some(master.try_clone()?)
+                } else {
+                    None
+                },
                 stdout: Some(master.try_clone()?),
                 stderr: None,
                 tty: Some(master),
             }
         }
     };
-    for fd in [&side.stdin, &side.stdout, &side.stderr].into_iter().flatten() {
+    for fd in [&side.stdin, &side.stdout, &side.stderr]
+        .into_iter()
+        .flatten()
+    {
         set_nonblocking(fd)?;
     }
     Ok(side)
@@ -104,7 +120,12 @@ pub fn set_nonblocking(fd: &impl AsFd) -> std::io::Result<()> {
 
 /// Sets a terminal's window size.
 pub fn resize(tty: &OwnedFd, height: u16, width: u16) -> std::io::Result<()> {
-    let ws = libc::winsize { ws_row: height, ws_col: width, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize {
+        ws_row: height,
+        ws_col: width,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCSWINSZ reads one winsize from the pointer, which points at a live local.
     let rc = unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
     if rc < 0 {

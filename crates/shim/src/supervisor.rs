@@ -6,7 +6,9 @@ use crate::json_log::{JsonLog, LineSplitter};
 use crate::stdio::{self, ShimSide};
 use crate::{exit_file, sigchld};
 use berth_shim::config::{ExitRecord, ShimConfig};
-use berth_shim::protocol::{FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, Reply, Request, ShimState, frame_header};
+use berth_shim::protocol::{
+    FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, Reply, Request, ShimState, frame_header,
+};
 use berth_shim::timestamp;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -55,7 +57,12 @@ struct Output {
 enum Mode {
     Requests,
     Waiting(Owner),
-    Stream { owner: Owner, stdin: bool, stdout: bool, stderr: bool },
+    Stream {
+        owner: Owner,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    },
 }
 
 struct Client {
@@ -95,7 +102,8 @@ pub struct Shim {
 impl Shim {
     /// Creates the container (its init waits for `start`) with its stdio.
     pub fn create(cfg: ShimConfig, state_dir: PathBuf) -> Result<Shim, Reply> {
-        let internal = |what: &str, e: std::io::Error| Reply::error("Internal", format!("{what}: {e}"));
+        let internal =
+            |what: &str, e: std::io::Error| Reply::error("Internal", format!("{what}: {e}"));
         let sigchld = sigchld::install().map_err(|e| internal("SIGCHLD handler", e))?;
         let prepared = if cfg.tty {
             stdio::console()
@@ -196,12 +204,19 @@ impl Shim {
             }
         }
         poll(&mut fds, self.poll_timeout())?;
-        let revents = fds.iter().map(|f| f.revents().unwrap_or(PollFlags::empty())).collect();
+        let revents = fds
+            .iter()
+            .map(|f| f.revents().unwrap_or(PollFlags::empty()))
+            .collect();
         Ok((tokens, revents))
     }
 
     fn poll_timeout(&self) -> PollTimeout {
-        let deadline = self.procs().filter(|p| !p.done).filter_map(|p| p.drain_deadline).min();
+        let deadline = self
+            .procs()
+            .filter(|p| !p.done)
+            .filter_map(|p| p.drain_deadline)
+            .min();
         match deadline {
             Some(d) => {
                 let ms = d.saturating_duration_since(Instant::now()).as_millis() + 1;
@@ -231,9 +246,11 @@ impl Shim {
 
     fn stdin_full(&self, c: &Client) -> bool {
         match &c.mode {
-            Mode::Stream { owner, stdin: true, .. } => {
-                self.proc_ref(owner).is_some_and(|p| p.stdin_buf.len() >= MAX_STDIN_BUFFER)
-            }
+            Mode::Stream {
+                owner, stdin: true, ..
+            } => self
+                .proc_ref(owner)
+                .is_some_and(|p| p.stdin_buf.len() >= MAX_STDIN_BUFFER),
             _ => false,
         }
     }
@@ -243,7 +260,12 @@ impl Shim {
         for (fd, kind) in [(side.stdout, FRAME_STDOUT), (side.stderr, FRAME_STDERR)] {
             if let Some(fd) = fd {
                 open += 1;
-                self.outputs.push(Output { fd, kind, owner: owner.clone(), lines: LineSplitter::default() });
+                self.outputs.push(Output {
+                    fd,
+                    kind,
+                    owner: owner.clone(),
+                    lines: LineSplitter::default(),
+                });
             }
         }
         if let Some(p) = self.proc_mut(&owner) {
@@ -271,13 +293,22 @@ impl Shim {
     fn exited(&mut self, pid: i32, exit_code: i32, signal: Option<i32>) {
         let is_init = pid == self.init.pid && self.init.exit.is_none();
         let oom_killed = is_init && self.container.oom_killed();
-        let record = ExitRecord { exit_code, signal, finished_at: timestamp::now(), oom_killed };
+        let record = ExitRecord {
+            exit_code,
+            signal,
+            finished_at: timestamp::now(),
+            oom_killed,
+        };
         if is_init {
             if let Err(e) = exit_file::write(&self.state_dir, &record) {
                 eprintln!("berth-shim: writing the exit file: {e}");
             }
             self.init.exited(record);
-        } else if let Some((_, p)) = self.execs.iter_mut().find(|(_, p)| p.pid == pid && p.exit.is_none()) {
+        } else if let Some((_, p)) = self
+            .execs
+            .iter_mut()
+            .find(|(_, p)| p.pid == pid && p.exit.is_none())
+        {
             p.exited(record);
         }
     }
@@ -286,8 +317,11 @@ impl Shim {
     fn finish_drained(&mut self) {
         let now = Instant::now();
         let mut finished = Vec::new();
-        let owners = std::iter::once((Owner::Init, &mut self.init))
-            .chain(self.execs.iter_mut().map(|(id, p)| (Owner::Exec(id.clone()), p)));
+        let owners = std::iter::once((Owner::Init, &mut self.init)).chain(
+            self.execs
+                .iter_mut()
+                .map(|(id, p)| (Owner::Exec(id.clone()), p)),
+        );
         for (owner, p) in owners {
             let drained = p.open_outputs == 0 || p.drain_deadline.is_some_and(|d| now >= d);
             if !p.done && p.exit.is_some() && drained {
@@ -320,7 +354,8 @@ impl Shim {
         for c in &mut self.clients {
             match &c.mode {
                 Mode::Stream { owner: o, .. } if o == owner => {
-                    c.outbuf.extend_from_slice(&frame_header(FRAME_EXIT, payload.len()));
+                    c.outbuf
+                        .extend_from_slice(&frame_header(FRAME_EXIT, payload.len()));
                     c.outbuf.extend_from_slice(&payload);
                     c.close_after_flush = true;
                 }
@@ -360,14 +395,23 @@ impl Shim {
         if owner == Owner::Init
             && let Some(log) = self.log.as_mut()
         {
-            let stream = if kind == FRAME_STDERR { "stderr" } else { "stdout" };
+            let stream = if kind == FRAME_STDERR {
+                "stderr"
+            } else {
+                "stdout"
+            };
             self.outputs[i].lines.feed(data, |m| {
                 let _ = log.write(stream, m);
             });
         }
         let header = frame_header(kind, n);
         for c in &mut self.clients {
-            if let Mode::Stream { owner: o, stdout, stderr, .. } = &c.mode
+            if let Mode::Stream {
+                owner: o,
+                stdout,
+                stderr,
+                ..
+            } = &c.mode
                 && *o == owner
                 && ((kind == FRAME_STDOUT && *stdout) || (kind == FRAME_STDERR && *stderr))
                 && c.outbuf.len() < MAX_CLIENT_BUFFER
@@ -384,7 +428,11 @@ impl Shim {
         if out.owner == Owner::Init
             && let Some(log) = self.log.as_mut()
         {
-            let stream = if out.kind == FRAME_STDERR { "stderr" } else { "stdout" };
+            let stream = if out.kind == FRAME_STDERR {
+                "stderr"
+            } else {
+                "stdout"
+            };
             out.lines.finish(|m| {
                 let _ = log.write(stream, m);
             });
@@ -432,7 +480,9 @@ impl Shim {
         if ev.contains(PollFlags::POLLOUT) {
             self.write_client(i);
         }
-        if ev.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) && !self.clients[i].read_closed {
+        if ev.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+            && !self.clients[i].read_closed
+        {
             self.read_client(i);
         }
         if ev.contains(PollFlags::POLLERR) {
@@ -469,7 +519,9 @@ impl Shim {
             return;
         }
         match &self.clients[i].mode {
-            Mode::Stream { owner, stdin: true, .. } => {
+            Mode::Stream {
+                owner, stdin: true, ..
+            } => {
                 let owner = owner.clone();
                 if let Some(p) = self.proc_mut(&owner) {
                     p.stdin_buf.extend_from_slice(&buf[..n]);
@@ -487,7 +539,9 @@ impl Shim {
         let c = &mut self.clients[i];
         c.read_closed = true;
         match &c.mode {
-            Mode::Stream { owner, stdin: true, .. } => {
+            Mode::Stream {
+                owner, stdin: true, ..
+            } => {
                 let owner = owner.clone();
                 let once = owner != Owner::Init || self.cfg.stdin_once;
                 if once && let Some(p) = self.proc_mut(&owner) {
@@ -520,7 +574,9 @@ impl Shim {
         }
         // Bytes after an attach line are already stdin.
         let rest = std::mem::take(&mut self.clients[i].inbuf);
-        if let Mode::Stream { owner, stdin: true, .. } = &self.clients[i].mode
+        if let Mode::Stream {
+            owner, stdin: true, ..
+        } = &self.clients[i].mode
             && !rest.is_empty()
         {
             let owner = owner.clone();
@@ -543,9 +599,22 @@ impl Shim {
             Request::State => Reply::State(self.state()),
             Request::Start => result(self.container.start()),
             Request::Kill { signal, all } => self.kill(signal, all),
-            Request::Resize { exec_id, height, width } => self.resize(exec_id, height, width),
-            Request::Attach { stdin, stdout, stderr } => return self.attach(i, stdin, stdout, stderr),
-            Request::Exec { exec_id, process, stdin, attach } => {
+            Request::Resize {
+                exec_id,
+                height,
+                width,
+            } => self.resize(exec_id, height, width),
+            Request::Attach {
+                stdin,
+                stdout,
+                stderr,
+            } => return self.attach(i, stdin, stdout, stderr),
+            Request::Exec {
+                exec_id,
+                process,
+                stdin,
+                attach,
+            } => {
                 return self.exec(i, exec_id, &process, stdin, attach);
             }
             Request::CloseStdin { exec_id } => self.close_stdin(exec_id),
@@ -571,12 +640,19 @@ impl Shim {
         } else {
             self.container.status()
         };
-        ShimState { pid: self.init.pid, status, exit: self.init.exit.clone() }
+        ShimState {
+            pid: self.init.pid,
+            status,
+            exit: self.init.exit.clone(),
+        }
     }
 
     fn kill(&mut self, signal: i32, all: bool) -> Reply {
         if self.init.exit.is_some() {
-            return Reply::error("Conflict", format!("container {} is not running", self.cfg.id));
+            return Reply::error(
+                "Conflict",
+                format!("container {} is not running", self.cfg.id),
+            );
         }
         result(self.container.kill(signal, all))
     }
@@ -596,7 +672,12 @@ impl Shim {
         let stdin = stdin && self.init.stdin.is_some();
         let c = &mut self.clients[i];
         c.outbuf.extend_from_slice(&reply_line(&Reply::Ok));
-        c.mode = Mode::Stream { owner: Owner::Init, stdin, stdout, stderr };
+        c.mode = Mode::Stream {
+            owner: Owner::Init,
+            stdin,
+            stdout,
+            stderr,
+        };
         if self.init.done {
             self.announce_exit(&Owner::Init);
         }
@@ -616,7 +697,12 @@ impl Shim {
             Ok(pid) if attach => {
                 let c = &mut self.clients[i];
                 c.outbuf.extend_from_slice(&reply_line(&Reply::Pid { pid }));
-                c.mode = Mode::Stream { owner: Owner::Exec(exec_id), stdin, stdout: true, stderr: true };
+                c.mode = Mode::Stream {
+                    owner: Owner::Exec(exec_id),
+                    stdin,
+                    stdout: true,
+                    stderr: true,
+                };
                 None
             }
             Ok(pid) => Some(Reply::Pid { pid }),
@@ -624,12 +710,23 @@ impl Shim {
         }
     }
 
-    fn spawn_exec(&mut self, exec_id: &str, process: &oci_spec::runtime::Process, stdin: bool) -> Result<i32, Reply> {
+    fn spawn_exec(
+        &mut self,
+        exec_id: &str,
+        process: &oci_spec::runtime::Process,
+        stdin: bool,
+    ) -> Result<i32, Reply> {
         if self.init.exit.is_some() {
-            return Err(Reply::error("Conflict", format!("container {} is not running", self.cfg.id)));
+            return Err(Reply::error(
+                "Conflict",
+                format!("container {} is not running", self.cfg.id),
+            ));
         }
         if self.execs.iter().any(|(e, _)| e == exec_id) {
-            return Err(Reply::error("AlreadyExists", format!("exec {exec_id} already exists")));
+            return Err(Reply::error(
+                "AlreadyExists",
+                format!("exec {exec_id} already exists"),
+            ));
         }
         let tty = process.terminal().unwrap_or(false);
         let prepared = if tty {

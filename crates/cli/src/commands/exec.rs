@@ -78,6 +78,16 @@ fn exec_body(args: &ExecArgs) -> Result<ExecCreateBody, String> {
     })
 }
 
+/// A failed exec start as Docker reports it: the runtime's message, exit 127 when the command is missing,
+/// 126 when it cannot be run, 1 otherwise.
+pub fn exec_start_error(message: &str) -> StatusError {
+    let code = match crate::commands::run::start_failure_code(message) {
+        125 => 1,
+        code => code,
+    };
+    StatusError::new(code, message)
+}
+
 /// `berth exec`.
 pub async fn exec(client: Arc<Client>, args: ExecArgs) -> CmdResult {
     let body = exec_body(&args).map_err(|e| StatusError::new(1, e))?;
@@ -93,7 +103,11 @@ pub async fn exec(client: Arc<Client>, args: ExecArgs) -> CmdResult {
         client.start_exec_detached(&created.id, &start).await?;
         return Ok(0);
     }
-    let stream = client.start_exec_attached(&created.id, &start).await?;
+    let stream = match client.start_exec_attached(&created.id, &start).await {
+        Ok(s) => s,
+        Err(e) if e.is_daemon_error() => return Err(exec_start_error(&e.to_string()).into()),
+        Err(e) => return Err(e.into()),
+    };
     let mut raw = (args.tty && args.interactive).then(RawMode::enter);
     session::spawn_helpers(
         &client,
@@ -124,4 +138,22 @@ pub async fn exec(client: Arc<Client>, args: ExecArgs) -> CmdResult {
     }
     let info = client.inspect_exec(&created.id).await?;
     Ok(info.exit_code.unwrap_or(0) as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_failures_map_to_docker_codes() {
+        let e = exec_start_error(
+            "OCI runtime exec failed: exec failed: exec: \"nope\": executable file not found in $PATH: unknown",
+        );
+        assert_eq!(e.code, 127);
+        assert_eq!(
+            exec_start_error("exec: \"/etc\": permission denied").code,
+            126
+        );
+        assert_eq!(exec_start_error("container is paused").code, 1);
+    }
 }

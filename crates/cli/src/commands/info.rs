@@ -185,9 +185,9 @@ pub async fn info(client: &Client, args: InfoArgs) -> CmdResult {
     };
     let line = |label: &str, key: &str| println!(" {label}: {}", s(&info, key));
     line("Containers", "Containers");
-    line("  Running", "ContainersRunning");
-    line("  Paused", "ContainersPaused");
-    line("  Stopped", "ContainersStopped");
+    line(" Running", "ContainersRunning");
+    line(" Paused", "ContainersPaused");
+    line(" Stopped", "ContainersStopped");
     line("Images", "Images");
     line("Server Version", "ServerVersion");
     line("Storage Driver", "Driver");

@@ -522,13 +522,14 @@ pub async fn create(client: &Client, args: CreateArgs) -> CmdResult {
     Ok(0)
 }
 
-/// Docker's exit code for a failed start: 127 when the command is missing, 126 when it cannot be run, else 125.
+/// Docker's exit code for a failed start: 127 when the command is missing, 126 when it cannot be run
+/// (EACCES, EISDIR), else 125.
 pub fn start_failure_code(message: &str) -> i32 {
     if message.contains("executable file not found")
         || message.contains("no such file or directory")
     {
         127
-    } else if message.contains("permission denied") || message.contains("exec format error") {
+    } else if message.contains("permission denied") || message.contains("is a directory") {
         126
     } else {
         125
@@ -562,14 +563,22 @@ pub async fn run(client: Arc<Client>, args: RunArgs) -> CmdResult {
         .await
         .map_err(|e| run_error(e, 125))?;
     if args.detach {
-        client.start_container(&id).await.map_err(|e| {
+        if let Err(e) = client.start_container(&id).await {
+            remove_after_failed_start(&client, &id, opts.rm).await;
             let code = start_failure_code(&e.to_string());
-            run_error(e.into(), code)
-        })?;
+            return Err(run_error(e.into(), code));
+        }
         println!("{id}");
         return Ok(0);
     }
     run_attached(client, &id, opts, attach, detach_keys, args.sig_proxy).await
+}
+
+/// With `--rm`, a container that failed to start is removed, as Docker leaves none behind.
+async fn remove_after_failed_start(client: &Client, id: &str, auto_remove: bool) {
+    if auto_remove {
+        let _ = client.remove_container(id, true, true, false).await;
+    }
 }
 
 async fn run_attached(
@@ -608,6 +617,7 @@ async fn run_attached(
         if let Some(r) = raw.as_mut() {
             r.restore();
         }
+        remove_after_failed_start(&client, id, opts.rm).await;
         let code = start_failure_code(&e.to_string());
         return Err(run_error(e.into(), code));
     }
@@ -777,6 +787,7 @@ mod tests {
             127
         );
         assert_eq!(start_failure_code("exec: \"/etc\": permission denied"), 126);
+        assert_eq!(start_failure_code("exec: \"/etc\": is a directory"), 126);
         assert_eq!(start_failure_code("something else"), 125);
     }
 }

@@ -249,6 +249,13 @@ pub async fn pull_for_run(
 pub async fn pull(client: &Client, args: PullArgs) -> CmdResult {
     let (name, tag) = pull_target(&args.image);
     let tag = if args.all_tags { String::new() } else { tag };
+    if !args.all_tags
+        && !args.quiet
+        && split_tag(&args.image).1.is_none()
+        && !args.image.contains('@')
+    {
+        println!("Using default tag: latest");
+    }
     let auth = registry_auth_for(&name);
     let resp = client
         .pull_image(&name, &tag, args.platform.as_deref(), auth.as_deref())

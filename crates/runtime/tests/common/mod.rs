@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use berth_runtime::testing::TestBundle;
 use berth_runtime::{CreateOptions, Stdio};
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 /// False (and the test returns early) when not root and BERTH_SKIP_ROOT_TESTS=1; panics when not root otherwise.
@@ -87,9 +87,18 @@ pub fn process_with_args(b: &TestBundle, args: &[&str]) -> oci_spec::runtime::Pr
 
 /// Creates and starts a container whose output is discarded; returns the init pid.
 pub fn start_detached(b: &TestBundle) -> i32 {
-    let devnull = std::fs::File::options().read(true).write(true).open("/dev/null").expect("devnull");
+    let devnull = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .expect("devnull");
     let fd = devnull.as_raw_fd();
-    let opts = CreateOptions { id: b.id.clone(), bundle: b.bundle().to_path_buf(), stdio: Stdio::Fds([fd, fd, fd]), ..Default::default() };
+    let opts = CreateOptions {
+        id: b.id.clone(),
+        bundle: b.bundle().to_path_buf(),
+        stdio: Stdio::Fds([fd, fd, fd]),
+        ..Default::default()
+    };
     let st = b.runtime().create(&opts).expect("create");
     b.runtime().start(&b.id).expect("start");
     st.pid
@@ -97,15 +106,27 @@ pub fn start_detached(b: &TestBundle) -> i32 {
 
 /// Creates a container expected to fail; returns the error.
 pub fn create_err(b: &TestBundle) -> berth_runtime::RuntimeError {
-    let devnull = std::fs::File::options().read(true).write(true).open("/dev/null").expect("devnull");
+    let devnull = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .expect("devnull");
     let fd = devnull.as_raw_fd();
-    let opts = CreateOptions { id: b.id.clone(), bundle: b.bundle().to_path_buf(), stdio: Stdio::Fds([fd, fd, fd]), ..Default::default() };
+    let opts = CreateOptions {
+        id: b.id.clone(),
+        bundle: b.bundle().to_path_buf(),
+        stdio: Stdio::Fds([fd, fd, fd]),
+        ..Default::default()
+    };
     b.runtime().create(&opts).expect_err("create must fail")
 }
 
 /// Host mount count, for leak checks.
 pub fn host_mount_count() -> usize {
-    std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo").lines().count()
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("mountinfo")
+        .lines()
+        .count()
 }
 
 /// Every cgroup v1/v2 directory of `path` that exists on the host.
@@ -135,7 +156,9 @@ pub fn children_of_self() -> Vec<i32> {
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
         .filter(|pid| {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1).map(|p| p == me)).unwrap_or(false)
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(|p| p == me))
+                .unwrap_or(false)
         })
         .collect()
 }

@@ -1,0 +1,501 @@
+//! End-to-end container tests: a real berthd driven by the stock docker CLI.
+
+mod common;
+
+use common::{Daemon, need_root};
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn inspect(d: &Daemon, name: &str, format: &str) -> String {
+    d.ok(&["inspect", "-f", format, name]).trim().to_string()
+}
+
+#[test]
+fn run_prints_output_and_propagates_exit_codes() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(
+        d.ok(&["run", "--rm", "busybox", "echo", "hi", "there"]),
+        "hi there\n"
+    );
+    let out = d.docker(&["run", "--rm", "busybox", "sh", "-c", "echo err >&2; exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(stderr(&out), "err\n");
+    let out = d.docker(&["run", "--rm", "busybox", "nosuch"]);
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(r#"failed to create task for container: "#)
+            && stderr(&out)
+                .contains(r#"exec: "nosuch": executable file not found in $PATH: unknown"#),
+        "{}",
+        stderr(&out)
+    );
+    let mut child = d
+        .docker_cmd(&["run", "-i", "--rm", "busybox", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    child
+        .stdin
+        .take()
+        .map(|mut s| s.write_all(b"hi from stdin\n"));
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi from stdin\n");
+    let ids = d.container_ids();
+    assert!(ids.is_empty(), "--rm left containers: {ids:?}");
+    d.assert_no_leaks(&ids);
+}
+
+#[test]
+fn tty_run_gets_a_terminal() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let cmd = format!(
+        "DOCKER_HOST={} /usr/local/bin/docker run --rm -t busybox sh -c 'tty; echo done'",
+        d.host()
+    );
+    let out = std::process::Command::new("timeout")
+        .args(["20", "script", "-qec", &cmd, "/dev/null"])
+        .env("DOCKER_CONFIG", d.root.path().join("dockercfg"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text} {}", stderr(&out));
+    assert!(
+        text.contains("/dev/pts/0") && text.contains("done"),
+        "{text}"
+    );
+}
+
+#[test]
+fn detached_container_lifecycle() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do echo tick; sleep 0.2; done",
+    ]);
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64);
+    assert!(d.ok(&["ps"]).contains("web"));
+    assert_eq!(
+        inspect(&d, "web", "{{.State.Status}} {{.State.Running}}"),
+        "running true"
+    );
+    assert!(
+        inspect(&d, "web", "{{.State.Pid}}")
+            .parse::<i64>()
+            .unwrap_or(0)
+            > 0
+    );
+    assert_eq!(inspect(&d, "web", "{{.Config.Hostname}}"), id[..12]);
+    assert_eq!(inspect(&d, "web", "{{.GraphDriver.Name}}"), "overlay2");
+    assert!(inspect(&d, "web", "{{.State.StartedAt}}").starts_with("20"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(d.ok(&["logs", "web"]).starts_with("tick\ntick\n"));
+    assert_eq!(d.ok(&["logs", "--tail", "1", "web"]), "tick\n");
+    // exec: exit code, env, workdir, user
+    let out = d.docker(&["exec", "web", "sh", "-c", "exit 4"]);
+    assert_eq!(out.status.code(), Some(4));
+    let got = d.ok(&[
+        "exec",
+        "-e",
+        "FOO=bar",
+        "-w",
+        "/tmp",
+        "-u",
+        "nobody",
+        "web",
+        "sh",
+        "-c",
+        "echo $FOO; pwd; id -u",
+    ]);
+    assert_eq!(got, "bar\n/tmp\n65534\n");
+    // top and stats
+    let top = d.ok(&["top", "web"]);
+    assert!(top.contains("PID") && top.contains("while true"), "{top}");
+    let stats = d.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDs}}",
+        "web",
+    ]);
+    assert!(stats.starts_with("web "), "{stats}");
+    // pause/unpause
+    d.ok(&["pause", "web"]);
+    assert_eq!(inspect(&d, "web", "{{.State.Status}}"), "paused");
+    let out = d.docker(&["exec", "web", "true"]);
+    assert!(!out.status.success());
+    d.ok(&["unpause", "web"]);
+    // rm of a running container without -f
+    let out = d.docker(&["rm", "web"]);
+    assert!(stderr(&out).contains(&format!("You cannot remove a running container {id}. Stop the container before attempting removal or force remove")), "{}", stderr(&out));
+    // name conflict
+    let out = d.docker(&["create", "--name", "web", "busybox"]);
+    assert!(
+        stderr(&out)
+            .contains(r#"Conflict. The container name "/web" is already in use by container"#),
+        "{}",
+        stderr(&out)
+    );
+    // rename
+    d.ok(&["rename", "web", "web2"]);
+    assert_eq!(inspect(&d, "web2", "{{.Name}}"), "/web2");
+    // stop honours the trap: exits 0 quickly
+    let t = Instant::now();
+    d.ok(&["stop", "web2"]);
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        inspect(&d, "web2", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 0"
+    );
+    assert!(inspect(&d, "web2", "{{.State.FinishedAt}}").starts_with("20"));
+    assert!(d.ok(&["ps", "-a"]).contains("web2"));
+    assert!(!d.ok(&["ps"]).contains("web2"));
+    // restart brings it back
+    d.ok(&["restart", "web2"]);
+    assert_eq!(inspect(&d, "web2", "{{.State.Status}}"), "running");
+    // kill -s
+    d.ok(&["kill", "-s", "KILL", "web2"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while inspect(&d, "web2", "{{.State.Status}}") != "exited" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(inspect(&d, "web2", "{{.State.ExitCode}}"), "137");
+    d.ok(&["rm", "web2"]);
+    d.assert_no_leaks(&[id]);
+}
+
+#[test]
+fn stop_kills_after_the_timeout() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let id = d
+        .ok(&["run", "-d", "busybox", "sleep", "100"])
+        .trim()
+        .to_string();
+    let t = Instant::now();
+    d.ok(&["stop", "-t", "1", &id]);
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    assert_eq!(inspect(&d, &id, "{{.State.ExitCode}}"), "137");
+    d.ok(&["rm", &id]);
+    d.assert_no_leaks(&[id]);
+}
+
+#[test]
+fn logs_follow_until_exit() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let id = d
+        .ok(&[
+            "run",
+            "-d",
+            "busybox",
+            "sh",
+            "-c",
+            "for i in 1 2 3; do echo line$i; sleep 0.3; done; printf partial",
+        ])
+        .trim()
+        .to_string();
+    let out = d.ok(&["logs", "-f", &id]);
+    assert_eq!(out, "line1\nline2\nline3\npartial");
+    let stamped = d.ok(&["logs", "-t", &id]);
+    assert!(
+        stamped
+            .lines()
+            .all(|l| l.starts_with("20") && l.contains('Z')),
+        "{stamped}"
+    );
+    let log_path = inspect(&d, &id, "{{.LogPath}}");
+    let raw = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(
+        raw.starts_with(r#"{"log":"line1\n","stream":"stdout","time":""#),
+        "{raw}"
+    );
+    d.ok(&["rm", &id]);
+    d.assert_no_leaks(&[id]);
+}
+
+#[test]
+fn files_in_and_out() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let id = d
+        .ok(&["run", "-d", "busybox", "sleep", "100"])
+        .trim()
+        .to_string();
+    let src = d.root.path().join("in.txt");
+    std::fs::write(&src, "hello cp\n").unwrap_or_else(|e| panic!("{e}"));
+    d.ok(&[
+        "cp",
+        &src.display().to_string(),
+        &format!("{id}:/tmp/in.txt"),
+    ]);
+    assert_eq!(d.ok(&["exec", &id, "cat", "/tmp/in.txt"]), "hello cp\n");
+    let dst = d.root.path().join("passwd");
+    d.ok(&[
+        "cp",
+        &format!("{id}:/etc/passwd"),
+        &dst.display().to_string(),
+    ]);
+    assert!(
+        std::fs::read_to_string(&dst)
+            .unwrap_or_default()
+            .starts_with("root:x:0:0")
+    );
+    let diff = d.ok(&["diff", &id]);
+    assert!(diff.contains("A /tmp/in.txt"), "{diff}");
+    let export = d
+        .docker_cmd(&["export", &id])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(export.status.success());
+    let listing = std::process::Command::new("tar")
+        .arg("t")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().map(|mut s| s.write_all(&export.stdout));
+            c.wait_with_output()
+        });
+    let listing =
+        String::from_utf8_lossy(&listing.unwrap_or_else(|e| panic!("{e}")).stdout).into_owned();
+    assert!(
+        listing.contains("bin/busybox") && listing.contains("tmp/in.txt"),
+        "{listing}"
+    );
+    d.ok(&["commit", &id, "committed:1"]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "committed:1", "cat", "/tmp/in.txt"]),
+        "hello cp\n"
+    );
+    d.ok(&["rm", "-f", &id]);
+    d.assert_no_leaks(&[id]);
+}
+
+#[test]
+fn memory_limit_oom_kills() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let out = d.docker(&[
+        "run",
+        "--name",
+        "hog",
+        "--memory",
+        "8m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=a; while true; do x=$x$x; done",
+    ]);
+    assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
+    assert_eq!(
+        inspect(&d, "hog", "{{.State.OOMKilled}} {{.State.ExitCode}}"),
+        "true 137"
+    );
+    assert_eq!(inspect(&d, "hog", "{{.HostConfig.Memory}}"), "8388608");
+    let ids = d.container_ids();
+    d.ok(&["rm", "hog"]);
+    d.assert_no_leaks(&ids);
+}
+
+#[test]
+fn restart_policies_apply() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fail",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 5",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ok",
+        "--restart",
+        "on-failure",
+        "busybox",
+        "true",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.1; exit 1",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while inspect(&d, "fail", "{{.RestartCount}} {{.State.Status}}") != "2 exited"
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        inspect(
+            &d,
+            "fail",
+            "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}"
+        ),
+        "2 exited 5"
+    );
+    assert_eq!(inspect(&d, "ok", "{{.RestartCount}}"), "0");
+    let restarts = || {
+        inspect(&d, "always", "{{.RestartCount}}")
+            .parse::<i64>()
+            .unwrap_or(0)
+    };
+    while restarts() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(restarts() >= 2);
+    d.ok(&["stop", "always"]);
+    let count = inspect(&d, "always", "{{.RestartCount}}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        inspect(&d, "always", "{{.RestartCount}} {{.State.Status}}"),
+        format!("{count} exited")
+    );
+    let ids = d.container_ids();
+    d.ok(&["rm", "-f", "fail", "ok", "always"]);
+    d.assert_no_leaks(&ids);
+}
+
+#[test]
+fn killed_daemon_readopts_its_containers() {
+    if !need_root() {
+        return;
+    }
+    let mut d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do echo n$i; i=$((i+1)); sleep 0.1; done",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ender",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; exit 7",
+    ]);
+    let pid = inspect(&d, "live", "{{.State.Pid}}");
+    d.kill9();
+    let before = std::fs::read_to_string(std::path::Path::new(&format!("/proc/{pid}/cmdline")))
+        .unwrap_or_default();
+    assert!(!before.is_empty(), "the container died with the daemon");
+    std::thread::sleep(Duration::from_millis(1500));
+    d.spawn().unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(
+        inspect(&d, "live", "{{.State.Status}} {{.State.Pid}}"),
+        format!("running {pid}")
+    );
+    assert_eq!(
+        inspect(&d, "ender", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 7"
+    );
+    let logs = d.ok(&["logs", "live"]);
+    assert!(
+        logs.lines().count() >= 12,
+        "logging stopped while the daemon was down: {logs}"
+    );
+    assert_eq!(
+        d.ok(&["exec", "live", "echo", "still here"]),
+        "still here\n"
+    );
+    let ids = d.container_ids();
+    d.ok(&["rm", "-f", "live", "ender"]);
+    d.assert_no_leaks(&ids);
+}
+
+#[test]
+fn fifty_containers_start_and_go_without_leaks() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let handles: Vec<_> = (0..50)
+        .map(|i| {
+            let mut cmd = d.docker_cmd(&[
+                "run",
+                "-d",
+                "--name",
+                &format!("c{i}"),
+                "busybox",
+                "sleep",
+                "60",
+            ]);
+            cmd.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect();
+    for h in handles {
+        let out = h.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let running = d.ok(&["ps", "-q"]);
+    assert_eq!(running.lines().count(), 50);
+    let ids = d.container_ids();
+    let names: Vec<String> = (0..50).map(|i| format!("c{i}")).collect();
+    let mut args = vec!["rm", "-f"];
+    args.extend(names.iter().map(String::as_str));
+    d.ok(&args);
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+    d.assert_no_leaks(&ids);
+}
