@@ -7,8 +7,8 @@ use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
-    AttachContainerOptions, CreateContainerOptions, EventsOptions, RemoveContainerOptions, StartContainerOptions,
-    WaitContainerOptions,
+    AttachContainerOptions, CreateContainerOptions, EventsOptions, RemoveContainerOptions,
+    StartContainerOptions, WaitContainerOptions,
 };
 use common::{Daemon, need_root};
 use futures_util::StreamExt;
@@ -17,8 +17,12 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 fn client(d: &Daemon) -> Docker {
-    Docker::connect_with_unix(&d.socket().display().to_string(), 30, bollard::API_DEFAULT_VERSION)
-        .unwrap_or_else(|e| panic!("connecting: {e}"))
+    Docker::connect_with_unix(
+        &d.socket().display().to_string(),
+        30,
+        bollard::API_DEFAULT_VERSION,
+    )
+    .unwrap_or_else(|e| panic!("connecting: {e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,8 +35,15 @@ async fn tty_container_over_the_attach_api() {
     let mut filters = HashMap::new();
     filters.insert("type".to_string(), vec!["container".to_string()]);
     // The events request is sent when first polled: replay from a moment before the create.
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() - 1).unwrap_or(0);
-    let mut events = docker.events(Some(EventsOptions { since: Some(since.to_string()), filters: Some(filters), ..Default::default() }));
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() - 1)
+        .unwrap_or(0);
+    let mut events = docker.events(Some(EventsOptions {
+        since: Some(since.to_string()),
+        filters: Some(filters),
+        ..Default::default()
+    }));
     let body = ContainerCreateBody {
         image: Some("busybox".into()),
         cmd: Some(vec!["sh".into()]),
@@ -44,45 +55,89 @@ async fn tty_container_over_the_attach_api() {
         ..Default::default()
     };
     let created = docker
-        .create_container(Some(CreateContainerOptions { name: Some("tty1".into()), ..Default::default() }), body)
+        .create_container(
+            Some(CreateContainerOptions {
+                name: Some("tty1".into()),
+                ..Default::default()
+            }),
+            body,
+        )
         .await
         .unwrap_or_else(|e| panic!("create: {e}"));
     let mut attached = docker
         .attach_container(
             &created.id,
-            Some(AttachContainerOptions { stream: true, stdin: true, stdout: true, stderr: true, ..Default::default() }),
+            Some(AttachContainerOptions {
+                stream: true,
+                stdin: true,
+                stdout: true,
+                stderr: true,
+                ..Default::default()
+            }),
         )
         .await
         .unwrap_or_else(|e| panic!("attach: {e}"));
-    docker.start_container(&created.id, None::<StartContainerOptions>).await.unwrap_or_else(|e| panic!("start: {e}"));
-    attached.input.write_all(b"tty && echo from-$((40+2))\nexit 5\n").await.unwrap_or_else(|e| panic!("{e}"));
-    attached.input.flush().await.unwrap_or_else(|e| panic!("{e}"));
+    docker
+        .start_container(&created.id, None::<StartContainerOptions>)
+        .await
+        .unwrap_or_else(|e| panic!("start: {e}"));
+    attached
+        .input
+        .write_all(b"tty && echo from-$((40+2))\nexit 5\n")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    attached
+        .input
+        .flush()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut out = Vec::new();
     let collect = async {
         while let Some(Ok(item)) = attached.output.next().await {
             match item {
-                LogOutput::Console { message } | LogOutput::StdOut { message } => out.extend_from_slice(&message),
+                LogOutput::Console { message } | LogOutput::StdOut { message } => {
+                    out.extend_from_slice(&message)
+                }
                 other => panic!("unexpected frame on a tty: {other:?}"),
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(20), collect).await.unwrap_or_else(|_| panic!("attach did not end"));
+    tokio::time::timeout(Duration::from_secs(20), collect)
+        .await
+        .unwrap_or_else(|_| panic!("attach did not end"));
     let text = String::from_utf8_lossy(&out);
-    assert!(text.contains("/dev/pts/0") && text.contains("from-42"), "{text}");
-    let waited: Vec<_> = docker.wait_container(&created.id, None::<WaitContainerOptions>).collect().await;
+    assert!(
+        text.contains("/dev/pts/0") && text.contains("from-42"),
+        "{text}"
+    );
+    let waited: Vec<_> = docker
+        .wait_container(&created.id, None::<WaitContainerOptions>)
+        .collect()
+        .await;
     let code = match waited.first() {
         Some(Ok(r)) => r.status_code,
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => *code,
         other => panic!("wait: {other:?}"),
     };
     assert_eq!(code, 5);
-    let info = docker.inspect_container(&created.id, None::<bollard::query_parameters::InspectContainerOptions>).await;
+    let info = docker
+        .inspect_container(
+            &created.id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await;
     let info = info.unwrap_or_else(|e| panic!("inspect: {e}"));
     let state = info.state.unwrap_or_default();
     assert_eq!(state.exit_code, Some(5));
     assert_eq!(info.config.and_then(|c| c.tty), Some(true));
     docker
-        .remove_container(&created.id, Some(RemoveContainerOptions { force: true, ..Default::default() }))
+        .remove_container(
+            &created.id,
+            Some(RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
         .await
         .unwrap_or_else(|e| panic!("rm: {e}"));
     let mut actions = Vec::new();
@@ -96,9 +151,14 @@ async fn tty_container_over_the_attach_api() {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), gather).await.unwrap_or_else(|_| panic!("events: {actions:?}"));
+    tokio::time::timeout(Duration::from_secs(10), gather)
+        .await
+        .unwrap_or_else(|_| panic!("events: {actions:?}"));
     for wanted in ["create", "attach", "start", "die", "destroy"] {
-        assert!(actions.iter().any(|a| a == wanted), "missing {wanted} in {actions:?}");
+        assert!(
+            actions.iter().any(|a| a == wanted),
+            "missing {wanted} in {actions:?}"
+        );
     }
     d.assert_no_leaks(&[created.id]);
 }

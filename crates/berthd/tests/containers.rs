@@ -499,3 +499,80 @@ fn fifty_containers_start_and_go_without_leaks() {
     assert_eq!(d.ok(&["ps", "-aq"]), "");
     d.assert_no_leaks(&ids);
 }
+
+#[test]
+fn healthchecks_report_status() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "good",
+        "--health-cmd",
+        "test -d /tmp",
+        "--health-interval",
+        "200ms",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "bad",
+        "--health-cmd",
+        "exit 1",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = |n: &str| inspect(&d, n, "{{.State.Health.Status}}");
+    while (status("good") != "healthy" || status("bad") != "unhealthy") && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(status("good"), "healthy");
+    assert_eq!(status("bad"), "unhealthy");
+    assert!(d.ok(&["ps"]).contains("(healthy)"));
+    let ids = d.container_ids();
+    d.ok(&["rm", "-f", "good", "bad"]);
+    d.assert_no_leaks(&ids);
+}
+
+#[test]
+fn init_runs_the_command_under_tini() {
+    if !need_root() {
+        return;
+    }
+    if !std::path::Path::new("/usr/bin/tini-static").exists() {
+        panic!("--init needs Debian's tini installed (apt-get install -y tini)");
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$",
+    ]);
+    let mut lines = out.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap_or_default()
+            .starts_with("/sbin/docker-init -- sh"),
+        "{out}"
+    );
+    assert_ne!(lines.next(), Some("1"));
+}

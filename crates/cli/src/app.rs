@@ -25,7 +25,7 @@ pub struct Cli {
     /// Logging level (accepted for compatibility).
     #[arg(short = 'l', long = "log-level")]
     log_level: Option<String>,
-    /// Client config directory (accepted for compatibility).
+    /// Location of client config files (default ~/.docker).
     #[arg(long)]
     config: Option<String>,
     #[command(subcommand)]
@@ -103,6 +103,7 @@ enum ContainerCmd {
     /// Kill one or more running containers.
     Kill(lifecycle::KillArgs),
     /// Remove one or more containers.
+    #[command(alias = "remove")]
     Rm(lifecycle::RmArgs),
     /// List containers.
     Ps(ps::PsArgs),
@@ -196,9 +197,10 @@ enum SystemCmd {
 
 /// Parses, runs and returns the exit code; errors are printed as Docker prints them.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(&e, &args),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -226,20 +228,39 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
 }
 
 /// Prints a clap error the way Docker treats usage problems: help output exits 0, bad usage exits 125.
-fn usage_error(e: &clap::Error) -> i32 {
+fn usage_error(e: &clap::Error, args: &[OsString]) -> i32 {
     use clap::error::ErrorKind;
     if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         print!("{}", e.render());
         return 0;
     }
-    let _ = e.print();
-    if e.use_stderr() { 125 } else { 0 }
+    if !e.use_stderr() {
+        let _ = e.print();
+        return 0;
+    }
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    match crate::usage::docker_usage_message(e, &<Cli as clap::CommandFactory>::command(), &args) {
+        Some(message) => eprintln!("{message}"),
+        None => {
+            let _ = e.print();
+        }
+    }
+    crate::usage::usage_status(e)
 }
 
 async fn run_cli(cli: Cli) -> CmdResult {
     let host = Host::resolve(cli.host.as_deref())?;
+    if !matches!(cli.command, Command::Logout(_)) && crate::autostart::wanted(&host) {
+        crate::autostart::start(&host).map_err(|e| crate::exit::StatusError::new(1, e))?;
+    }
     let client = Arc::new(Client::new(host));
-    let _ = (cli.debug, cli.log_level, cli.config);
+    let _ = (cli.debug, cli.log_level);
+    if let Some(dir) = cli.config {
+        registry::set_config_dir(dir.into());
+    }
     match cli.command {
         Command::Containers(cmd) => container(client, cmd).await,
         Command::ContainerGroup { cmd } => match cmd {

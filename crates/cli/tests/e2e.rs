@@ -411,6 +411,24 @@ fn ps_images_and_inspect_match_the_docker_cli() {
         vec![
             "inspect",
             "-f",
+            "{{.Config.Cmd}} {{.Args}} {{.State.Running}} {{.RestartCount}}",
+            "e2e-ps",
+        ],
+        vec![
+            "images",
+            "--format",
+            "{{.Repository}} {{.SharedSize}} {{.UniqueSize}} {{.VirtualSize}} {{.Containers}}",
+        ],
+        vec![
+            "ps",
+            "-a",
+            "-s",
+            "--format",
+            "{{.Names}} {{.Labels}} {{.Size}} {{.Mounts}} {{.Networks}} {{.LocalVolumes}}",
+        ],
+        vec![
+            "inspect",
+            "-f",
             "{{.State.Status}} {{.Config.Image}} {{.Name}} {{json .Config.Cmd}}",
             "e2e-ps",
         ],
@@ -660,7 +678,7 @@ fn exec_pipes_stdin_and_attach_proxies_signals() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    wait_until_catching_sigterm(child.id());
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -669,6 +687,31 @@ fn exec_pipes_stdin_and_attach_proxies_signals() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(9), "stderr={}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "got-term\n");
+}
+
+/// Waits until the process has a SIGTERM handler installed (bit 15 of SigCgt in /proc/PID/status).
+fn wait_until_catching_sigterm(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .unwrap_or(0);
+        if caught & (1 << (libc_sigterm() - 1)) != 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "berth attach never installed its SIGTERM handler"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn libc_sigterm() -> u32 {
+    nix::sys::signal::Signal::SIGTERM as u32
 }
 
 #[test]

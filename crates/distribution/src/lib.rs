@@ -3,7 +3,9 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod server;
 pub mod client;
+pub mod server;
 
-pub use client::{AuthConfig, Client, ClientConfig, ClientError, LayerEvent, Progress, ProgressSink};
+pub use client::{
+    AuthConfig, Client, ClientConfig, ClientError, LayerEvent, Progress, ProgressSink,
+};

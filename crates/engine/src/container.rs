@@ -36,6 +36,8 @@ pub struct Container {
     pub restart_epoch: AtomicU64,
     /// The restart policy's current back-off in milliseconds (0 = none yet).
     pub backoff_ms: AtomicU64,
+    /// State.Health while a healthcheck runs (None without one).
+    pub health: std::sync::Mutex<Option<berth_api::container::Health>>,
 }
 
 impl Container {
@@ -55,6 +57,7 @@ impl Container {
             pending: std::sync::Mutex::new(Vec::new()),
             restart_epoch: AtomicU64::new(0),
             backoff_ms: AtomicU64::new(0),
+            health: std::sync::Mutex::new(None),
         }
     }
 

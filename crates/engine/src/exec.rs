@@ -187,7 +187,7 @@ impl Engine {
     }
 
     /// Builds the exec's OCI process from the container's spec and the request.
-    fn exec_process(
+    pub(crate) fn exec_process(
         &self,
         container_id: &str,
         body: &ExecCreateBody,

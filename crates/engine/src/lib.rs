@@ -9,6 +9,7 @@ mod container;
 mod container_config;
 mod events;
 mod exec;
+mod health;
 mod images;
 mod lifecycle;
 mod logs;

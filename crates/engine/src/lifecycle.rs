@@ -139,6 +139,9 @@ impl Engine {
                     .map_err(|e| internal("saving the container", e))?;
                 self.emit_container("start", rec, HashMap::new());
                 crate::monitor::spawn(self.clone(), c.clone());
+                if let Some(check) = &rec.config.healthcheck {
+                    self.spawn_healthcheck(c, rec.state.started_at.clone(), check);
+                }
                 Ok(())
             }
             Err(failure) => {

@@ -26,6 +26,19 @@ impl Engine {
             .filter(|r| filter_matches(r, &opts.filters))
             .map(summary)
             .collect();
+        for s in &mut out {
+            if let Ok(c) = self.lookup(&s.id)
+                && let Some(h) = c.health.lock().ok().and_then(|h| h.clone())
+                && s.state == "running"
+            {
+                let word = if h.status == "starting" {
+                    "health: starting".to_string()
+                } else {
+                    h.status
+                };
+                s.status = format!("{} ({word})", s.status);
+            }
+        }
         if let Some(limit) = opts.limit.filter(|l| *l > 0) {
             out.truncate(limit);
         }
@@ -42,7 +55,10 @@ impl Engine {
             created: rec.created.clone(),
             path: rec.path.clone(),
             args: rec.args.clone(),
-            state: state_of(&rec),
+            state: ContainerState {
+                health: c.health.lock().ok().and_then(|h| h.clone()),
+                ..state_of(&rec)
+            },
             image: rec.image_id.clone(),
             resolv_conf_path: dir.join("resolv.conf").display().to_string(),
             hostname_path: dir.join("hostname").display().to_string(),

@@ -50,8 +50,7 @@ enum Cmd {
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -99,8 +98,12 @@ fn serve(
     rt.block_on(async move {
         let (listener, bound) = server::bind(addr).await?;
         tracing::info!(addr = %bound, root = %root.display(), tls = tls.is_some(), "berth-registry listening");
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
         };
         server::serve(listener, registry, tls, shutdown).await?;
         Ok(())

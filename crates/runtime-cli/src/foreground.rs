@@ -1,7 +1,7 @@
 //! `run` and `exec` without --detach: wait for the process, forward our signals to it, exit with its status.
 //!
-//! Signals are blocked and read from a signalfd only after the process exists, so the container
-//! never inherits a blocked signal mask.
+//! Signals are blocked before anything is cloned or spawned and read from a signalfd; the
+//! runtime library resets the mask of every container process, so nothing inherits it.
 
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -30,6 +30,11 @@ const FORWARDED: [Signal; 7] = [
 /// `run`: create + start (+ wait + delete unless detached). A foreground container with a
 /// terminal and no --console-socket gets a pty relayed to our stdin/stdout, as with runc.
 pub fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<i32> {
+    let signals = if a.detach {
+        None
+    } else {
+        Some(block_signals()?)
+    };
     let own_pty =
         !a.detach && a.create.console_socket.is_none() && wants_terminal(&a.create.bundle);
     let (relay, st) = if own_pty {
@@ -50,10 +55,8 @@ pub fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<i32> {
         let _ = rt.delete(&st.id, true);
         return Err(e.into());
     }
-    if a.detach {
-        return Ok(0);
-    }
-    let code = wait_forwarding(st.pid)?;
+    let Some(signals) = signals else { return Ok(0) };
+    let code = wait_forwarding(st.pid, &signals)?;
     if let Some(relay) = relay {
         relay.finish();
     }
@@ -75,16 +78,21 @@ fn wants_terminal(bundle: &std::path::Path) -> bool {
 /// `exec`: runs a process in the container (and waits for it unless detached).
 pub fn exec(rt: &Runtime, a: &ExecArgs) -> anyhow::Result<i32> {
     let process = exec_process(rt, a)?;
+    let signals = if a.detach {
+        None
+    } else {
+        Some(block_signals()?)
+    };
     let opts = ExecOptions {
         console_socket: a.console_socket.clone().map(ConsoleSocket::Path),
         pid_file: a.pid_file.as_ref().map(|p| crate::lifecycle::absolute(p)),
         stdio: Stdio::Inherit,
     };
     let pid = rt.exec(&a.id, &process, &opts)?;
-    if a.detach {
-        return Ok(0);
+    match signals {
+        None => Ok(0),
+        Some(signals) => wait_forwarding(pid, &signals),
     }
-    wait_forwarding(pid)
 }
 
 /// The process to exec: --process FILE, or the container's process with our flags applied.
@@ -128,15 +136,22 @@ fn parse_user(s: &str) -> anyhow::Result<(u32, u32)> {
     ))
 }
 
-/// Waits for our child `pid`, forwarding signals; returns its exit code (128+signal if killed).
-pub fn wait_forwarding(pid: i32) -> anyhow::Result<i32> {
+/// Blocks the forwarded signals and SIGCHLD and opens a signalfd for them. Called before any
+/// thread is spawned (threads inherit the mask; an unblocked thread would swallow SIGCHLD) and
+/// before the container is cloned (its init resets its mask to empty).
+pub fn block_signals() -> anyhow::Result<SignalFd> {
     let mut mask = SigSet::empty();
     for s in FORWARDED {
         mask.add(s);
     }
     mask.add(Signal::SIGCHLD);
     mask.thread_block().context("blocking signals")?;
-    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).context("signalfd")
+}
+
+/// Waits for our child `pid`, forwarding signals read from `sfd` (see [`block_signals`]);
+/// returns its exit code (128+signal if killed).
+pub fn wait_forwarding(pid: i32, sfd: &SignalFd) -> anyhow::Result<i32> {
     let target = Pid::from_raw(pid);
     loop {
         match waitpid(target, Some(WaitPidFlag::WNOHANG)).context("waitpid")? {

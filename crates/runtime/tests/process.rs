@@ -334,3 +334,30 @@ fn leaked_descriptors_do_not_reach_the_container() {
     // 0, 1, 2 and the one `ls` opens for reading the directory.
     assert_eq!(out, "0 1 2 3 ", "{out}");
 }
+
+#[test]
+fn linux_devices_are_created_with_mknod_or_bound_in_a_user_namespace() {
+    if !require_root() {
+        return;
+    }
+    if !std::path::Path::new("/dev/fuse").exists() {
+        panic!("this test needs the host's /dev/fuse (10:229)");
+    }
+    let fuse: oci_spec::runtime::LinuxDevice = serde_json::from_value(serde_json::json!({
+        "path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o600, "uid": 0, "gid": 0
+    }))
+    .expect("device");
+    for userns in [false, true] {
+        let mut b = shell_bundle("stat -c '%t:%T %a' /dev/fuse; ls -l /dev/null | cut -c1; true");
+        if userns {
+            use_user_namespace(&mut b);
+        }
+        b.linux_mut().set_devices(Some(vec![fuse.clone()]));
+        b.save().expect("save");
+        let (code, out) = run(&b);
+        assert_eq!(code, 0, "{out}");
+        let lines: Vec<&str> = out.lines().collect();
+        // Host bind in a user namespace keeps the host node's mode (0600 too here).
+        assert_eq!(lines, ["a:e5 600", "c"], "userns={userns}: {out}");
+    }
+}

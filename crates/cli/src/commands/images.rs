@@ -100,6 +100,15 @@ pub const DEFAULT_FORMAT: &str =
 const DIGEST_FORMAT: &str =
     "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 
+/// `N/A` when the daemon did not compute shared sizes (-1), else the size of `value`.
+fn shared_or_na(shared: i64, value: i64) -> String {
+    if shared == -1 {
+        "N/A".to_string()
+    } else {
+        human_size_precision(value as f64, 3)
+    }
+}
+
 fn image_row(
     img: &ImageSummary,
     repo: &str,
@@ -129,8 +138,13 @@ fn image_row(
         ),
         (
             "SharedSize",
-            Value::from(human_size_precision(img.shared_size.max(0) as f64, 3)),
+            Value::from(shared_or_na(img.shared_size, img.shared_size)),
         ),
+        (
+            "UniqueSize",
+            Value::from(shared_or_na(img.shared_size, img.size - img.shared_size)),
+        ),
+        ("VirtualSize", Value::from(human_size(img.size as f64))),
         ("Containers", Value::from(img.containers.to_string())),
     ])
 }
@@ -145,6 +159,8 @@ fn images_header() -> Value {
         ("CreatedAt", Value::from("CREATED AT")),
         ("Size", Value::from("SIZE")),
         ("SharedSize", Value::from("SHARED SIZE")),
+        ("UniqueSize", Value::from("UNIQUE SIZE")),
+        ("VirtualSize", Value::from("VIRTUAL SIZE")),
         ("Containers", Value::from("CONTAINERS")),
     ])
 }
@@ -387,10 +403,6 @@ mod tests {
         let rows = image_rows(&[img], true, 120);
         let f = Formatter::new(DEFAULT_FORMAT).unwrap();
         let got = f.render_rows(Some(&images_header()), &rows).unwrap();
-        let want = "REPOSITORY       TAG       IMAGE ID       CREATED         SIZE\n\
-                    busybox          latest    1f2e3d4c5b6a   2 minutes ago   4.26MB\n\
-                    localhost:5000/bb   v1        1f2e3d4c5b6a   2 minutes ago   4.26MB\n";
-        let _ = want;
         assert!(
             got.starts_with("REPOSITORY          TAG       IMAGE ID       CREATED         SIZE\n")
         );

@@ -30,6 +30,21 @@ pub fn with_default_tag(reference: &str) -> String {
     }
 }
 
+/// The fully qualified reference Docker prints after a pull (`busybox` -> `docker.io/library/busybox:latest`).
+pub fn full_reference(reference: &str) -> String {
+    let tagged = with_default_tag(reference);
+    let (first, rest) = match tagged.split_once('/') {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (tagged.as_str(), None),
+    };
+    let has_domain = first.contains('.') || first.contains(':') || first == "localhost";
+    match (has_domain, rest) {
+        (true, Some(_)) => tagged,
+        (false, Some(_)) => format!("docker.io/{tagged}"),
+        (_, None) => format!("docker.io/library/{tagged}"),
+    }
+}
+
 /// Docker's `Ellipsis`: at most `max` characters, the last one `…` when cut.
 pub fn ellipsis(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -75,6 +90,16 @@ mod tests {
         assert_eq!(with_default_tag("busybox"), "busybox:latest");
         assert_eq!(with_default_tag("busybox:1.36"), "busybox:1.36");
         assert_eq!(with_default_tag("b@sha256:00"), "b@sha256:00");
+        assert_eq!(
+            full_reference("busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(full_reference("me/app:1"), "docker.io/me/app:1");
+        assert_eq!(
+            full_reference("localhost:5000/a/b:t"),
+            "localhost:5000/a/b:t"
+        );
+        assert_eq!(full_reference("ghcr.io/x/y"), "ghcr.io/x/y:latest");
     }
 
     #[test]

@@ -106,8 +106,7 @@ pub fn row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
             human_size_precision(rw as f64, 3),
             human_size_precision(root as f64, 3)
         ),
-        (Some(rw), _) => human_size_precision(rw as f64, 3),
-        _ => String::new(),
+        (rw, _) => human_size_precision(rw.unwrap_or(0) as f64, 3),
     };
     let mut networks: Vec<&String> = c.network_settings.networks.keys().collect();
     networks.sort();
@@ -122,11 +121,6 @@ pub fn row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
             }
         })
         .collect();
-    let labels: std::collections::HashMap<String, Value> = c
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.clone())))
-        .collect();
     object(vec![
         ("ID", Value::from(id)),
         ("Image", Value::from(image)),
@@ -139,7 +133,7 @@ pub fn row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
         ("Size", Value::from(size)),
         ("Names", Value::from(names.join(","))),
         ("Labels", Value::from(join_map(&c.labels))),
-        ("LabelMap", Value::Object(labels)),
+        ("Platform", Value::Nil),
         ("Mounts", Value::from(mounts.join(","))),
         (
             "Networks",
@@ -178,7 +172,7 @@ pub fn header() -> Value {
         ("Size", Value::from("SIZE")),
         ("Names", Value::from("NAMES")),
         ("Labels", Value::from("LABELS")),
-        ("LabelMap", Value::from("LABELS")),
+        ("Platform", Value::from("PLATFORM")),
         ("Mounts", Value::from("MOUNTS")),
         ("Networks", Value::from("NETWORKS")),
         ("LocalVolumes", Value::from("LOCAL VOLUMES")),
@@ -265,7 +259,6 @@ mod tests {
         let f = |t: &str| Formatter::new(t).unwrap().render(&r).unwrap();
         assert_eq!(f("{{.Names}} {{.State}}"), "web running");
         assert_eq!(f("{{.Labels}}"), "a=1,b=2");
-        assert_eq!(f("{{index .LabelMap \"a\"}}"), "1");
         assert_eq!(f("{{.Networks}}"), "bridge");
         assert_eq!(f("{{.CreatedAt}}"), "1970-01-01 00:16:40 +0000 UTC");
         let _ = json_to_value(&serde_json::json!(null));

@@ -38,8 +38,28 @@ pub struct LogoutArgs {
     pub server: Option<String>,
 }
 
-/// The client config file (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`).
+/// JSON indented with tabs, as Docker writes config.json.
+fn docker_indented(config: &Value) -> anyhow::Result<Vec<u8>> {
+    use serde::Serialize;
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+    config.serialize(&mut ser)?;
+    Ok(out)
+}
+
+static CONFIG_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Uses `dir` instead of `$DOCKER_CONFIG`/`~/.docker` (the global `--config` flag).
+pub fn set_config_dir(dir: PathBuf) {
+    let _ = CONFIG_DIR.set(dir);
+}
+
+/// The client config file (`--config`, else `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`).
 pub fn config_path() -> PathBuf {
+    if let Some(dir) = CONFIG_DIR.get() {
+        return dir.join("config.json");
+    }
     let dir = std::env::var_os("DOCKER_CONFIG")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -72,7 +92,7 @@ fn write_config(config: &Value) -> anyhow::Result<()> {
             .truncate(true)
             .mode(0o600)
             .open(&tmp)?;
-        file.write_all(&serde_json::to_vec_pretty(config)?)?;
+        file.write_all(&docker_indented(config)?)?;
         file.sync_all()?;
     }
     std::fs::rename(&tmp, &path)?;

@@ -266,8 +266,8 @@ pub async fn pull(client: &Client, args: PullArgs) -> CmdResult {
         args.quiet,
     )
     .await?;
-    if args.quiet {
-        println!("{}", crate::commands::names::with_default_tag(&args.image));
+    if !args.all_tags {
+        println!("{}", crate::commands::names::full_reference(&args.image));
     }
     Ok(0)
 }

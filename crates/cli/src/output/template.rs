@@ -81,8 +81,17 @@ fn arg<'a>(args: &'a [Value], i: usize, name: &str, n: usize) -> Result<&'a Valu
 fn func_json(args: &[Value]) -> Result<Value, FuncError> {
     let v = value_to_json(arg(args, 0, "json", 1)?);
     serde_json::to_string(&v)
-        .map(Value::String)
+        .map(|s| Value::String(go_json_escape(&s)))
         .map_err(|e| FuncError::Generic(e.to_string()))
+}
+
+/// Go's `json.Marshal` escapes `<`, `>`, `&`, U+2028 and U+2029; these only occur inside strings.
+fn go_json_escape(s: &str) -> String {
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 fn func_join(args: &[Value]) -> Result<Value, FuncError> {
@@ -161,6 +170,107 @@ fn func_println(args: &[Value]) -> Result<Value, FuncError> {
     Ok(Value::String(format!("{}\n", parts.join(" "))))
 }
 
+/// Go's `%v` rendering of template data: `[a b]` for lists, `map[k:v]` (sorted) for maps, `<nil>` for null.
+pub fn go_display(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Nil => "<nil>".to_string(),
+        Value::NoValue => "<no value>".to_string(),
+        Value::Function(_) => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(go_display).collect();
+            format!("[{}]", parts.join(" "))
+        }
+        Value::Object(map) | Value::Map(map) => {
+            let mut parts: Vec<(&String, String)> =
+                map.iter().map(|(k, v)| (k, go_display(v))).collect();
+            parts.sort();
+            let parts: Vec<String> = parts.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            format!("map[{}]", parts.join(" "))
+        }
+    }
+}
+
+fn func_goprint(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(Value::String(go_display(arg(args, 0, "goprint", 1)?)))
+}
+
+/// Where the action starting at `open` (just after `{{`) ends: the index of its `}}`, skipping quoted text.
+fn action_end(text: &str, open: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = open;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' | b'\'' => {
+                let quote = bytes[i];
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'`' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'`' {
+                    i += 1;
+                }
+            }
+            b'}' if bytes.get(i + 1) == Some(&b'}') => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+const KEYWORDS: &[&str] = &[
+    "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
+];
+
+/// Whether an action prints its value (not a keyword, comment or variable declaration).
+fn prints_value(body: &str) -> bool {
+    let first = body
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .unwrap_or("");
+    let assigns = body.contains(":=")
+        || (body.starts_with('$') && body.split_whitespace().nth(1) == Some("="));
+    !(body.is_empty() || body.starts_with("/*") || KEYWORDS.contains(&first) || assigns)
+}
+
+/// Wraps every printing action in `goprint (...)` so lists and maps print as Go prints them.
+fn wrap_print_actions(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = 0;
+    while let Some(pos) = text[rest..].find("{{") {
+        let open = rest + pos + 2;
+        let Some(close) = action_end(text, open) else {
+            break;
+        };
+        out.push_str(&text[rest..open]);
+        let inner = &text[open..close];
+        let (left, inner) = match inner.strip_prefix("- ") {
+            Some(r) => ("- ", r),
+            None => ("", inner),
+        };
+        let (inner, right) = match inner.strip_suffix(" -") {
+            Some(r) => (r, " -"),
+            None => (inner, ""),
+        };
+        let body = inner.trim();
+        if prints_value(body) {
+            out.push_str(&format!("{left}goprint ({body}){right}"));
+        } else {
+            out.push_str(&format!("{left}{inner}{right}"));
+        }
+        out.push_str("}}");
+        rest = close + 2;
+    }
+    out.push_str(&text[rest..]);
+    out
+}
+
 /// Replaces Docker's escapes in format strings (`\t`, `\n`) with the characters.
 fn unescape(format: &str) -> String {
     format.replace("\\t", "\t").replace("\\n", "\n")
@@ -186,9 +296,10 @@ impl Formatter {
             ("truncate", func_truncate),
             ("pad", func_pad),
             ("println", func_println),
+            ("goprint", func_goprint),
         ]);
         template
-            .parse(unescape(body))
+            .parse(wrap_print_actions(&unescape(body)))
             .map_err(|e| TemplateError::Parse(e.to_string()))?;
         Ok(Formatter { template, table })
     }
@@ -246,6 +357,7 @@ mod tests {
         assert_eq!(f("{{.State.Status}}"), "running");
         assert_eq!(f("{{.State.Pid}}"), "42");
         assert_eq!(f("{{json .State}}"), r#"{"Pid":42,"Status":"running"}"#);
+        assert_eq!(f("{{json \"<a&b>\"}}"), r#""\u003ca\u0026b\u003e""#);
         assert_eq!(f("{{join .Config.Env \",\"}}"), "A=1,B=2");
         assert_eq!(f("{{upper .State.Status}}"), "RUNNING");
         assert_eq!(f("{{lower \"ABC\"}}"), "abc");
@@ -257,6 +369,32 @@ mod tests {
         assert_eq!(f("{{len (split \"a:b:c\" \":\")}}"), "3");
         assert_eq!(f("{{println .State.Status}}"), "running\n");
         assert_eq!(f("{{.Name}}\\t{{.State.Status}}"), "/web\trunning");
+    }
+
+    #[test]
+    fn values_print_as_go_prints_them() {
+        let f = |t: &str| Formatter::new(t).unwrap().render(&data()).unwrap();
+        assert_eq!(f("{{.Config.Env}}"), "[A=1 B=2]");
+        assert_eq!(f("{{.Config.Labels}}"), "map[k:v]");
+        assert_eq!(f("{{.State}}"), "map[Pid:42 Status:running]");
+        assert_eq!(f("{{ .Name -}} x"), "/webx");
+        assert_eq!(
+            f("{{if eq .State.Status \"running\"}}up{{else}}down{{end}}"),
+            "up"
+        );
+        assert_eq!(f("{{$s := .State}}{{$s.Pid}}"), "42");
+        assert_eq!(f("{{/* c */}}{{.State.Status | upper}}"), "RUNNING");
+        assert_eq!(
+            f("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}{{end}}"),
+            "k=v"
+        );
+        assert_eq!(f("{{with .State}}{{.Pid}}{{end}}"), "42");
+        assert_eq!(f("{{\"}}\"}}"), "}}");
+        let nil = json_to_value(&serde_json::json!({"A": null}));
+        assert_eq!(
+            Formatter::new("{{.A}}").unwrap().render(&nil).unwrap(),
+            "<nil>"
+        );
     }
 
     #[test]

@@ -339,11 +339,22 @@ mod tests {
         .unwrap();
         let c = DockerConfig::load(&p).unwrap();
         let hub = c.credentials_for("docker.io").unwrap().unwrap();
-        assert_eq!((hub.username.as_str(), hub.password.as_str()), ("hub", "pw"));
+        assert_eq!(
+            (hub.username.as_str(), hub.password.as_str()),
+            ("hub", "pw")
+        );
         let l = c.credentials_for("localhost:5000").unwrap().unwrap();
-        assert_eq!((l.username.as_str(), l.password.as_str()), ("me", "secret:x"));
+        assert_eq!(
+            (l.username.as_str(), l.password.as_str()),
+            ("me", "secret:x")
+        );
         assert!(c.credentials_for("example.com").unwrap().is_none());
-        assert!(DockerConfig::load(&dir.path().join("none")).unwrap().auths.is_empty());
+        assert!(
+            DockerConfig::load(&dir.path().join("none"))
+                .unwrap()
+                .auths
+                .is_empty()
+        );
     }
 
     #[test]

@@ -63,6 +63,19 @@ pub enum ClientError {
         /// What arrived.
         actual: u64,
     },
+    /// A blob transfer kept breaking until the retries ran out.
+    #[error("downloading {digest}: received {received} of {total} bytes: {source}")]
+    Transfer {
+        /// The blob.
+        digest: Digest,
+        /// Bytes received before giving up.
+        received: u64,
+        /// The blob's size.
+        total: u64,
+        /// The last failure.
+        #[source]
+        source: Box<ClientError>,
+    },
     /// The registry served something berth cannot use.
     #[error("unsupported media type {media_type} for {what}")]
     UnsupportedMediaType {
@@ -124,7 +137,7 @@ impl ClientError {
     /// The error class.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ClientError::Http { .. } => ErrorKind::Unavailable,
+            ClientError::Http { .. } | ClientError::Transfer { .. } => ErrorKind::Unavailable,
             ClientError::Unauthorized { .. } => ErrorKind::PermissionDenied,
             ClientError::NotFound { .. } => ErrorKind::NotFound,
             ClientError::Status { status, .. } => match status {
@@ -146,7 +159,10 @@ impl ClientError {
         }
     }
 
-    pub(crate) fn format(what: impl Into<String>, e: impl std::error::Error + Send + Sync + 'static) -> ClientError {
+    pub(crate) fn format(
+        what: impl Into<String>,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> ClientError {
         ClientError::Format {
             what: what.into(),
             source: Box::new(e),

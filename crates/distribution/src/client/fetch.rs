@@ -15,7 +15,10 @@ use super::transport::{Session, status_error};
 /// Where downloaded bytes go.
 pub(crate) trait BlobSink {
     /// Takes the next bytes of the blob.
-    fn accept(&mut self, b: Bytes) -> impl std::future::Future<Output = Result<(), ClientError>> + Send;
+    fn accept(
+        &mut self,
+        b: Bytes,
+    ) -> impl std::future::Future<Output = Result<(), ClientError>> + Send;
 }
 
 /// How one attempt ended.
@@ -53,7 +56,12 @@ pub(crate) async fn fetch_blob<S: BlobSink + Send>(
         };
         failures += 1;
         if failures > retries {
-            return Err(err);
+            return Err(ClientError::Transfer {
+                digest: desc.digest.clone(),
+                received: done,
+                total,
+                source: Box::new(err),
+            });
         }
         let wait = Duration::from_millis(200u64 << failures.min(5));
         tracing::warn!(digest = %desc.digest, offset = done, error = %err, "blob download broke; resuming");
@@ -99,7 +107,11 @@ async fn attempt<S: BlobSink + Send>(
         return Err(status_error("download", resp).await);
     }
     // A registry that ignores Range resends from byte 0: skip what the sink already has.
-    let mut skip = if status == StatusCode::PARTIAL_CONTENT { 0 } else { offset };
+    let mut skip = if status == StatusCode::PARTIAL_CONTENT {
+        0
+    } else {
+        offset
+    };
     loop {
         let chunk = match resp.chunk().await {
             Ok(Some(c)) => c,
@@ -135,7 +147,7 @@ async fn attempt<S: BlobSink + Send>(
     }
 }
 
-/// Emits `Downloading` about every 1% (and at least every 512 KiB is not needed: 1% or 64 KiB).
+/// Emits `Downloading` every 1% of the blob (at least every 64 KiB) and at the end.
 struct Meter {
     id: String,
     total: u64,

@@ -4,9 +4,9 @@
 
 pub mod credentials;
 pub mod error;
+mod fetch;
 pub mod progress;
 mod pull;
-mod fetch;
 mod push;
 mod tls;
 pub mod transport;

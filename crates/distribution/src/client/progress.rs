@@ -132,7 +132,10 @@ impl Progress {
     /// Docker's JSON messages for this event (one, or two for the push digest line).
     pub fn to_json_messages(&self) -> Vec<Value> {
         match self {
-            Progress::Status { id: Some(id), status } => vec![json!({"status": status, "id": id})],
+            Progress::Status {
+                id: Some(id),
+                status,
+            } => vec![json!({"status": status, "id": id})],
             Progress::Status { id: None, status } => vec![json!({ "status": status })],
             Progress::Layer { id, event } => {
                 let mut v = json!({"status": event.status(), "id": id});
@@ -219,7 +222,12 @@ mod tests {
         assert_eq!(v["id"], "abcdef012345");
         assert_eq!(v["progressDetail"]["current"], 500);
         assert_eq!(v["progressDetail"]["total"], 1000);
-        assert!(v["progress"].as_str().unwrap().starts_with("[=========================>"));
+        assert!(
+            v["progress"]
+                .as_str()
+                .unwrap()
+                .starts_with("[=========================>")
+        );
         let done = Progress::Layer {
             id: "x".into(),
             event: LayerEvent::PullComplete,
@@ -234,7 +242,10 @@ mod tests {
         assert_eq!(m[0]["status"], "latest: digest: sha256:ab size: 527");
         assert_eq!(m[1]["aux"]["Size"], 527);
         assert_eq!(
-            LayerEvent::MountedFrom { repo: "library/a".into() }.status(),
+            LayerEvent::MountedFrom {
+                repo: "library/a".into()
+            }
+            .status(),
             "Mounted from library/a"
         );
     }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use berth_image::{BlobSpec, ContentError, Image, Store, StoreError, chain_ids};
-use berth_oci::{Descriptor, Digest, ImageConfig, Index, Manifest, Platform, Reference, media_type};
+use berth_oci::{
+    Descriptor, Digest, ImageConfig, Index, Manifest, Platform, Reference, media_type,
+};
 use bytes::Bytes;
 use reqwest::Method;
 use tokio::sync::{Semaphore, mpsc};
@@ -78,13 +80,19 @@ impl Client {
         if resp.status() == reqwest::StatusCode::NOT_FOUND {
             let body = resp.bytes().await.unwrap_or_default();
             return Err(ClientError::NotFound {
-                message: format!("manifest for {shown} not found: {}", describe_error_body(&body)),
+                message: format!(
+                    "manifest for {shown} not found: {}",
+                    describe_error_body(&body)
+                ),
             });
         }
         if !resp.status().is_success() {
             return Err(status_error("fetch manifest", resp).await);
         }
-        if resp.content_length().is_some_and(|n| n > MAX_MANIFEST_BYTES as u64) {
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_MANIFEST_BYTES as u64)
+        {
             return Err(ClientError::format(
                 format!("manifest {shown}"),
                 io::Error::other("manifest exceeds 4 MiB"),
@@ -146,9 +154,11 @@ impl Client {
         if media_type::is_index(&fetched.media_type) {
             let idx = Index::from_json(&fetched.bytes)
                 .map_err(|e| ClientError::format(format!("index {shown}"), e))?;
-            let entry = idx.select(platform).ok_or_else(|| ClientError::NoMatchingPlatform {
-                platform: platform.to_string(),
-            })?;
+            let entry = idx
+                .select(platform)
+                .ok_or_else(|| ClientError::NoMatchingPlatform {
+                    platform: platform.to_string(),
+                })?;
             let d = entry.digest.to_string();
             fetched = self.fetch_manifest(session, &d, &shown).await?;
             if !media_type::is_manifest(&fetched.media_type) {
@@ -164,9 +174,21 @@ impl Client {
     }
 
     /// Fetches a small blob (a config) whole, verifying its digest.
-    pub async fn fetch_small_blob(&self, session: &Session, desc: &Descriptor) -> Result<Vec<u8>, ClientError> {
+    pub async fn fetch_small_blob(
+        &self,
+        session: &Session,
+        desc: &Descriptor,
+    ) -> Result<Vec<u8>, ClientError> {
         let mut sink = VecSink(Vec::new());
-        fetch_blob(session, desc, &mut sink, self.config().max_retries, &short_id(&desc.digest), &super::progress::discard()).await?;
+        fetch_blob(
+            session,
+            desc,
+            &mut sink,
+            self.config().max_retries,
+            &short_id(&desc.digest),
+            &super::progress::discard(),
+        )
+        .await?;
         let actual = Digest::sha256_of(&sink.0);
         if actual != desc.digest {
             return Err(ClientError::DigestMismatch {
@@ -187,7 +209,13 @@ impl Client {
     ) -> Result<PullOutcome, ClientError> {
         let reference = reference.clone().with_default_tag();
         let session = self
-            .session(reference.domain(), reference.path(), "pull", &[], opts.auth.as_ref())
+            .session(
+                reference.domain(),
+                reference.path(),
+                "pull",
+                &[],
+                opts.auth.as_ref(),
+            )
             .await?;
         let shown_tag = reference
             .tag()
@@ -204,8 +232,9 @@ impl Client {
             .await?;
         check_media_types(&manifest)?;
         let config_bytes = self.fetch_small_blob(&session, &manifest.config).await?;
-        let config = ImageConfig::from_json(&config_bytes)
-            .map_err(|e| ClientError::format(format!("image config {}", manifest.config.digest), e))?;
+        let config = ImageConfig::from_json(&config_bytes).map_err(|e| {
+            ClientError::format(format!("image config {}", manifest.config.digest), e)
+        })?;
         if config.rootfs.diff_ids.len() != manifest.layers.len() {
             return Err(ClientError::format(
                 format!("image config {}", manifest.config.digest),
@@ -218,8 +247,15 @@ impl Client {
         };
         let up_to_date = existing.is_some_and(|i| i.id == manifest.config.digest);
         let _lease = store.lease();
-        self.fetch_layers(&store, &session, &manifest, &config.rootfs.diff_ids, up_to_date, &progress)
-            .await?;
+        self.fetch_layers(
+            &store,
+            &session,
+            &manifest,
+            &config.rootfs.diff_ids,
+            up_to_date,
+            &progress,
+        )
+        .await?;
         let mut refs = vec![reference.with_digest(fetched.digest.clone())];
         if reference.digest().is_none() {
             refs.insert(0, reference.clone());
@@ -232,7 +268,10 @@ impl Client {
         progress(Progress::status(if up_to_date {
             format!("Status: Image is up to date for {}", reference.familiar())
         } else {
-            format!("Status: Downloaded newer image for {}", reference.familiar())
+            format!(
+                "Status: Downloaded newer image for {}",
+                reference.familiar()
+            )
         }));
         Ok(PullOutcome {
             image,
@@ -266,7 +305,14 @@ impl Client {
             }
         };
         for (l, p) in manifest.layers.iter().zip(&present) {
-            emit(&l.digest, if *p { LayerEvent::AlreadyExists } else { LayerEvent::PullingFsLayer });
+            emit(
+                &l.digest,
+                if *p {
+                    LayerEvent::AlreadyExists
+                } else {
+                    LayerEvent::PullingFsLayer
+                },
+            );
         }
         let limit = self.config().max_concurrent_downloads.max(1);
         let semaphore = Arc::new(Semaphore::new(limit));
@@ -304,7 +350,9 @@ impl Client {
             }
         };
         for i in 0..tasks.len() {
-            let Some(task) = tasks[i].take() else { continue };
+            let Some(task) = tasks[i].take() else {
+                continue;
+            };
             let done = match task.await {
                 Ok(r) => r,
                 Err(e) => Err(ClientError::Task(e.to_string())),
@@ -319,7 +367,8 @@ impl Client {
             let layer = &manifest.layers[i];
             if let LayerDone::Downloaded = done {
                 let parent = i.checked_sub(1).map(|p| chains[p].clone());
-                let r = unpack_from_content(store, layer, parent, diff_ids[i].clone(), progress).await;
+                let r =
+                    unpack_from_content(store, layer, parent, diff_ids[i].clone(), progress).await;
                 if let Err(e) = r {
                     abort_all(&tasks);
                     return Err(e);
@@ -332,14 +381,20 @@ impl Client {
     }
 
     /// Lists every tag of `reference`'s repository, following `Link` pagination.
-    pub async fn list_tags(&self, reference: &Reference, auth: Option<&AuthConfig>) -> Result<Vec<String>, ClientError> {
+    pub async fn list_tags(
+        &self,
+        reference: &Reference,
+        auth: Option<&AuthConfig>,
+    ) -> Result<Vec<String>, ClientError> {
         let session = self
             .session(reference.domain(), reference.path(), "pull", &[], auth)
             .await?;
         let mut url = session.url("tags/list");
         let mut tags = Vec::new();
         loop {
-            let resp = session.send("list tags", session.request(Method::GET, &url)).await?;
+            let resp = session
+                .send("list tags", session.request(Method::GET, &url))
+                .await?;
             if resp.status() == reqwest::StatusCode::NOT_FOUND {
                 let body = resp.bytes().await.unwrap_or_default();
                 return Err(ClientError::NotFound {
@@ -388,8 +443,13 @@ impl Client {
         let mut out = Vec::new();
         for t in self.list_tags(reference, opts.auth.as_ref()).await? {
             out.push(
-                self.pull(store.clone(), &reference.with_tag(&t), opts, progress.clone())
-                    .await?,
+                self.pull(
+                    store.clone(),
+                    &reference.with_tag(&t),
+                    opts,
+                    progress.clone(),
+                )
+                .await?,
             );
         }
         Ok(out)
@@ -400,8 +460,12 @@ impl Client {
 fn parse_link_next(v: &str) -> Option<String> {
     v.split(',').find_map(|part| {
         let (u, rest) = part.split_once(';')?;
-        rest.contains("rel=\"next\"")
-            .then(|| u.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        rest.contains("rel=\"next\"").then(|| {
+            u.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
     })
 }
 
@@ -436,7 +500,9 @@ fn check_media_types(m: &Manifest) -> Result<(), ClientError> {
         });
     }
     for l in &m.layers {
-        if media_type::layer_compression(&l.media_type).is_none() || media_type::is_foreign_layer(&l.media_type) {
+        if media_type::layer_compression(&l.media_type).is_none()
+            || media_type::is_foreign_layer(&l.media_type)
+        {
             return Err(ClientError::UnsupportedMediaType {
                 what: format!("layer {}", l.digest),
                 media_type: l.media_type.clone(),
@@ -505,7 +571,11 @@ impl LayerJob {
             };
             store.apply_layer_stream(parent.as_ref(), reader, &spec, Some(&diff_id))
         });
-        let mut sink = ChannelSink(tx);
+        let mut sink = ChannelSink {
+            tx,
+            digester: berth_oci::Digester::new(),
+            closed: false,
+        };
         let id = short_id(&self.layer.digest);
         let fetched = fetch_blob(
             &self.session,
@@ -517,16 +587,27 @@ impl LayerJob {
         )
         .await;
         if let Err(e) = &fetched {
-            let _ = sink.0.send(Err(io::Error::other(e.to_string()))).await;
+            let _ = sink.tx.send(Err(io::Error::other(e.to_string()))).await;
         }
-        drop(sink);
+        let ChannelSink { tx, digester, .. } = sink;
+        drop(tx);
         self.emit(LayerEvent::VerifyingChecksum);
         let unpacked = unpack.await.map_err(|e| ClientError::Task(e.to_string()))?;
         fetched?;
+        let actual = digester.finish();
+        if actual != self.layer.digest {
+            return Err(ClientError::DigestMismatch {
+                digest: self.layer.digest.clone(),
+                actual,
+            });
+        }
         unpacked.map_err(|e| store_error(e, &self.layer.digest))?;
         self.emit(LayerEvent::DownloadComplete);
         let total = u64::try_from(self.layer.size).unwrap_or(0);
-        self.emit(LayerEvent::Extracting { current: total, total });
+        self.emit(LayerEvent::Extracting {
+            current: total,
+            total,
+        });
         Ok(())
     }
 
@@ -546,7 +627,10 @@ impl LayerJob {
         .await?;
         self.emit(LayerEvent::VerifyingChecksum);
         let ingest = sink.0.take();
-        let (d, size) = (self.layer.digest.clone(), u64::try_from(self.layer.size).ok());
+        let (d, size) = (
+            self.layer.digest.clone(),
+            u64::try_from(self.layer.size).ok(),
+        );
         let d2 = d.clone();
         let committed = tokio::task::spawn_blocking(move || match ingest {
             Some(i) => i.commit(Some(&d2), size),
@@ -574,14 +658,22 @@ async fn unpack_from_content(
     });
     let (s, l) = (store.clone(), layer.clone());
     let r = tokio::task::spawn_blocking(move || {
-        s.apply_layer_blob(parent.as_ref(), &l.digest, Some(&l.media_type), Some(&diff_id))
+        s.apply_layer_blob(
+            parent.as_ref(),
+            &l.digest,
+            Some(&l.media_type),
+            Some(&diff_id),
+        )
     })
     .await
     .map_err(|e| ClientError::Task(e.to_string()))?;
     r.map_err(|e| store_error(e, &layer.digest))?;
     progress(Progress::Layer {
         id: short_id(&layer.digest),
-        event: LayerEvent::Extracting { current: total, total },
+        event: LayerEvent::Extracting {
+            current: total,
+            total,
+        },
     });
     Ok(())
 }
@@ -592,7 +684,9 @@ fn content_error(e: ContentError, digest: &Digest) -> ClientError {
             digest: digest.clone(),
             actual,
         },
-        ContentError::SizeMismatch { expected, actual, .. } => ClientError::SizeMismatch {
+        ContentError::SizeMismatch {
+            expected, actual, ..
+        } => ClientError::SizeMismatch {
             digest: digest.clone(),
             expected,
             actual,
@@ -613,7 +707,10 @@ struct VecSink(Vec<u8>);
 impl BlobSink for VecSink {
     async fn accept(&mut self, b: Bytes) -> Result<(), ClientError> {
         if self.0.len() + b.len() > MAX_MANIFEST_BYTES {
-            return Err(ClientError::format("config blob", io::Error::other("larger than 4 MiB")));
+            return Err(ClientError::format(
+                "config blob",
+                io::Error::other("larger than 4 MiB"),
+            ));
         }
         self.0.extend_from_slice(&b);
         Ok(())
@@ -636,14 +733,21 @@ impl BlobSink for IngestSink {
     }
 }
 
-struct ChannelSink(mpsc::Sender<io::Result<Bytes>>);
+/// Feeds the unpacker and hashes what it sends; when the unpacker stops early (corrupt
+/// data), keeps hashing the rest so the error can name a digest mismatch.
+struct ChannelSink {
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    digester: berth_oci::Digester,
+    closed: bool,
+}
 
 impl BlobSink for ChannelSink {
     async fn accept(&mut self, b: Bytes) -> Result<(), ClientError> {
-        self.0
-            .send(Ok(b))
-            .await
-            .map_err(|_| ClientError::Task("layer unpack stopped reading".into()))
+        self.digester.update(&b);
+        if !self.closed && self.tx.send(Ok(b)).await.is_err() {
+            self.closed = true;
+        }
+        Ok(())
     }
 }
 
@@ -688,6 +792,9 @@ mod tests {
             manifest_media_type("application/json", br#"{"manifests":[]}"#).as_deref(),
             Some(media_type::OCI_INDEX)
         );
-        assert_eq!(manifest_media_type("application/x-foo", br#"{"config":{}}"#), None);
+        assert_eq!(
+            manifest_media_type("application/x-foo", br#"{"config":{}}"#),
+            None
+        );
     }
 }

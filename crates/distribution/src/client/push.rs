@@ -84,8 +84,7 @@ impl Client {
         };
         let (manifest_bytes, manifest_type) = {
             let (s, img, l) = (store.clone(), image.clone(), layers.clone());
-            blocking(move || Ok::<_, ClientError>(manifest_for(&s, &img, &l)))
-                .await??
+            blocking(move || Ok::<_, ClientError>(manifest_for(&s, &img, &l))).await??
         };
         let manifest = Manifest::from_json(&manifest_bytes)
             .map_err(|e| ClientError::format("manifest to push", e))?;
@@ -107,24 +106,39 @@ impl Client {
             .map(|p| format!("repository:{p}:pull"))
             .collect();
         let session = self
-            .session(reference.domain(), reference.path(), "pull,push", &scopes, opts.auth.as_ref())
+            .session(
+                reference.domain(),
+                reference.path(),
+                "pull,push",
+                &scopes,
+                opts.auth.as_ref(),
+            )
             .await?;
         let mut sources = Vec::new();
         for (l, info) in manifest.layers.iter().zip(&layers) {
             sources.push(BlobSource {
                 desc: l.clone(),
                 data: None,
-                path: info.blob.as_ref().map(|b| store.content().blob_path(&b.digest)),
+                path: info
+                    .blob
+                    .as_ref()
+                    .map(|b| store.content().blob_path(&b.digest)),
             });
         }
-        self.push_layers(&session, &sources, &mount_sources, &progress).await?;
+        self.push_layers(&session, &sources, &mount_sources, &progress)
+            .await?;
         let config = BlobSource {
             desc: manifest.config.clone(),
             data: Some(Bytes::from(image.config_bytes.clone())),
             path: None,
         };
-        self.push_blob(&session, &config, &mount_sources, &super::progress::discard())
-            .await?;
+        self.push_blob(
+            &session,
+            &config,
+            &mount_sources,
+            &super::progress::discard(),
+        )
+        .await?;
         let tag = reference
             .tag()
             .map(str::to_string)
@@ -190,7 +204,10 @@ impl Client {
         }
         let mut first_err = None;
         for t in tasks {
-            let r = t.await.map_err(|e| ClientError::Task(e.to_string())).and_then(|r| r);
+            let r = t
+                .await
+                .map_err(|e| ClientError::Task(e.to_string()))
+                .and_then(|r| r);
             if let Err(e) = r
                 && first_err.is_none()
             {
@@ -211,7 +228,10 @@ impl Client {
     ) -> Result<BlobPushed, ClientError> {
         let d = &src.desc.digest;
         let head = session
-            .send("check blob", session.request(Method::HEAD, &session.url(&format!("blobs/{d}"))))
+            .send(
+                "check blob",
+                session.request(Method::HEAD, &session.url(&format!("blobs/{d}"))),
+            )
             .await?;
         if head.status().is_success() {
             return Ok(BlobPushed::Exists);
@@ -238,9 +258,13 @@ impl Client {
         };
         match self.config().upload_chunk_size {
             Some(chunk) if chunk > 0 => {
-                self.upload_chunked(session, src, location, chunk, progress).await?
+                self.upload_chunked(session, src, location, chunk, progress)
+                    .await?
             }
-            _ => self.upload_monolithic(session, src, location, progress).await?,
+            _ => {
+                self.upload_monolithic(session, src, location, progress)
+                    .await?
+            }
         }
         Ok(BlobPushed::Uploaded)
     }
@@ -272,29 +296,35 @@ impl Client {
         let body = match (&src.data, &src.path) {
             (Some(b), _) => reqwest::Body::from(b.clone()),
             (None, Some(p)) => {
-                let f = tokio::fs::File::open(p).await.map_err(|source| ClientError::Io {
-                    op: "open",
-                    path: p.display().to_string(),
-                    source,
-                })?;
+                let f = tokio::fs::File::open(p)
+                    .await
+                    .map_err(|source| ClientError::Io {
+                        op: "open",
+                        path: p.display().to_string(),
+                        source,
+                    })?;
                 let id = short_id(&src.desc.digest);
                 let progress = progress.clone();
                 let mut sent = 0u64;
                 let mut last = 0u64;
                 let step = (size / 100).max(256 * 1024);
-                let stream = tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024).map(move |chunk| {
-                    if let Ok(c) = &chunk {
-                        sent += c.len() as u64;
-                        if sent - last >= step || sent == size {
-                            last = sent;
-                            progress(Progress::Layer {
-                                id: id.clone(),
-                                event: LayerEvent::Pushing { current: sent, total: size },
-                            });
+                let stream =
+                    tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024).map(move |chunk| {
+                        if let Ok(c) = &chunk {
+                            sent += c.len() as u64;
+                            if sent - last >= step || sent == size {
+                                last = sent;
+                                progress(Progress::Layer {
+                                    id: id.clone(),
+                                    event: LayerEvent::Pushing {
+                                        current: sent,
+                                        total: size,
+                                    },
+                                });
+                            }
                         }
-                    }
-                    chunk
-                });
+                        chunk
+                    });
                 reqwest::Body::wrap_stream(stream)
             }
             (None, None) => return Err(missing_blob(&src.desc.digest)),
@@ -321,13 +351,20 @@ impl Client {
         progress: &ProgressSink,
     ) -> Result<(), ClientError> {
         let size = u64::try_from(src.desc.size).unwrap_or(0);
-        let mut reader: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match (&src.data, &src.path) {
+        let mut reader: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match (&src.data, &src.path)
+        {
             (Some(b), _) => Box::new(std::io::Cursor::new(b.clone())),
-            (None, Some(p)) => Box::new(tokio::fs::File::open(p).await.map_err(|source| ClientError::Io {
-                op: "open",
-                path: p.display().to_string(),
-                source,
-            })?),
+            (None, Some(p)) => {
+                Box::new(
+                    tokio::fs::File::open(p)
+                        .await
+                        .map_err(|source| ClientError::Io {
+                            op: "open",
+                            path: p.display().to_string(),
+                            source,
+                        })?,
+                )
+            }
             (None, None) => return Err(missing_blob(&src.desc.digest)),
         };
         let mut offset = 0u64;
@@ -335,11 +372,14 @@ impl Client {
         while offset < size {
             let want = chunk.min(size - offset) as usize;
             let mut buf = vec![0u8; want];
-            reader.read_exact(&mut buf).await.map_err(|source| ClientError::Io {
-                op: "read blob",
-                path: src.desc.digest.to_string(),
-                source,
-            })?;
+            reader
+                .read_exact(&mut buf)
+                .await
+                .map_err(|source| ClientError::Io {
+                    op: "read blob",
+                    path: src.desc.digest.to_string(),
+                    source,
+                })?;
             let end = offset + want as u64 - 1;
             let url = session.resolve(&location);
             let rb = session
@@ -358,7 +398,10 @@ impl Client {
             offset = end + 1;
             progress(Progress::Layer {
                 id: id.clone(),
-                event: LayerEvent::Pushing { current: offset, total: size },
+                event: LayerEvent::Pushing {
+                    current: offset,
+                    total: size,
+                },
             });
         }
         let url = with_digest(&location, &src.desc.digest)?;
@@ -416,7 +459,8 @@ fn upload_location(session: &Session, resp: &reqwest::Response) -> Option<String
 }
 
 fn with_digest(location: &str, d: &Digest) -> Result<String, ClientError> {
-    let mut url = Url::parse(location).map_err(|e| ClientError::format(format!("upload location {location}"), e))?;
+    let mut url = Url::parse(location)
+        .map_err(|e| ClientError::format(format!("upload location {location}"), e))?;
     url.query_pairs_mut().append_pair("digest", &d.to_string());
     Ok(url.to_string())
 }
@@ -454,7 +498,9 @@ fn manifest_for(
             .unwrap_or_else(|| media_type::OCI_MANIFEST.to_string());
         return Ok((bytes, mt));
     }
-    let docker = blobs.iter().all(|b| b.2.starts_with("application/vnd.docker."));
+    let docker = blobs
+        .iter()
+        .all(|b| b.2.starts_with("application/vnd.docker."));
     let (mt, config_mt) = if docker {
         (media_type::DOCKER_MANIFEST, media_type::DOCKER_CONFIG)
     } else {

@@ -159,7 +159,11 @@ impl Session {
     }
 
     /// Sends and maps transport failures and 401s to errors; other statuses are returned.
-    pub async fn send(&self, op: &'static str, rb: RequestBuilder) -> Result<Response, ClientError> {
+    pub async fn send(
+        &self,
+        op: &'static str,
+        rb: RequestBuilder,
+    ) -> Result<Response, ClientError> {
         let req = rb.build().map_err(|source| ClientError::Http {
             op,
             url: String::new(),
@@ -404,8 +408,19 @@ impl Client {
         scopes: &[String],
         creds: Option<&AuthConfig>,
     ) -> Result<String, ClientError> {
-        let who = creds.map(|c| c.username.as_str()).unwrap_or("");
-        let key = format!("{realm}|{}|{}|{who}", service.unwrap_or(""), scopes.join(" "));
+        let who = creds
+            .map(|c| {
+                berth_oci::Digest::sha256_of(
+                    format!("{}\0{}\0{}", c.username, c.password, c.identitytoken).as_bytes(),
+                )
+                .to_string()
+            })
+            .unwrap_or_default();
+        let key = format!(
+            "{realm}|{}|{}|{who}",
+            service.unwrap_or(""),
+            scopes.join(" ")
+        );
         if let Some(t) = self
             .inner
             .tokens
@@ -510,7 +525,14 @@ impl Client {
                 }
             }
             Challenge::Bearer { realm, service } => self
-                .token(&endpoint, &domain, realm, service.as_deref(), &[], Some(auth))
+                .token(
+                    &endpoint,
+                    &domain,
+                    realm,
+                    service.as_deref(),
+                    &[],
+                    Some(auth),
+                )
                 .await
                 .map(|_| ()),
         }
@@ -571,7 +593,9 @@ mod tests {
     #[test]
     fn challenges_parse() {
         assert_eq!(
-            parse_challenge(r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a:pull,push""#),
+            parse_challenge(
+                r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a:pull,push""#
+            ),
             Challenge::Bearer {
                 realm: "https://auth.docker.io/token".into(),
                 service: Some("registry.docker.io".into())
@@ -583,7 +607,14 @@ mod tests {
 
     #[test]
     fn loopback_and_wire_hosts() {
-        for h in ["localhost", "localhost:5000", "127.0.0.1:5000", "127.9.9.9", "[::1]:5000", "::1"] {
+        for h in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "127.9.9.9",
+            "[::1]:5000",
+            "::1",
+        ] {
             assert!(is_loopback(h), "{h}");
         }
         for h in ["example.com", "10.0.0.1:5000", "localhost.example.com"] {

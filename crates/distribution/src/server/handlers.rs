@@ -22,7 +22,9 @@ type Result<T> = std::result::Result<T, ApiError>;
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> ApiError {
         match e {
-            StorageError::DigestMismatch { .. } => ApiError::new(Code::DigestInvalid, e.to_string()),
+            StorageError::DigestMismatch { .. } => {
+                ApiError::new(Code::DigestInvalid, e.to_string())
+            }
             StorageError::UploadUnknown { .. } => {
                 ApiError::new(Code::BlobUploadUnknown, e.to_string())
             }
@@ -85,8 +87,10 @@ pub(super) async fn handle(reg: Registry, req: Request) -> Result<Response> {
         (Route::Manifest(name, r), Method::PUT) => put_manifest(&reg, name, r, req).await,
         (Route::Manifest(name, r), Method::DELETE) => delete_manifest(s, name, r).await,
         (Route::Referrers(name, d), Method::GET) => referrers(s, name, d, &query).await,
-        (_, m) => Err(ApiError::new(Code::Unsupported, format!("method {m} not allowed"))
-            .with_status(StatusCode::METHOD_NOT_ALLOWED)),
+        (_, m) => Err(
+            ApiError::new(Code::Unsupported, format!("method {m} not allowed"))
+                .with_status(StatusCode::METHOD_NOT_ALLOWED),
+        ),
     }
 }
 
@@ -115,7 +119,8 @@ fn paginate(items: Vec<String>, q: &HashMap<String, String>) -> Result<(Vec<Stri
     let mut rest: Vec<String> = items.into_iter().filter(|t| *t > last).collect();
     let n = match q.get("n") {
         Some(n) => Some(n.parse::<usize>().map_err(|_| {
-            ApiError::new(Code::Unsupported, format!("invalid n: {n}")).with_status(StatusCode::BAD_REQUEST)
+            ApiError::new(Code::Unsupported, format!("invalid n: {n}"))
+                .with_status(StatusCode::BAD_REQUEST)
         })?),
         None => None,
     };
@@ -146,7 +151,11 @@ async fn catalog(s: Storage, q: &HashMap<String, String>) -> Result<Response> {
         serde_json::json!({ "repositories": page }).to_string(),
     );
     if more {
-        set(&mut r, "Link", &link_header("/v2/_catalog", q.get("n"), page.last()));
+        set(
+            &mut r,
+            "Link",
+            &link_header("/v2/_catalog", q.get("n"), page.last()),
+        );
     }
     Ok(r)
 }
@@ -154,7 +163,10 @@ async fn catalog(s: Storage, q: &HashMap<String, String>) -> Result<Response> {
 async fn tags(s: Storage, name: String, q: &HashMap<String, String>) -> Result<Response> {
     let n2 = name.clone();
     let tags = blocking(move || s.tags(&n2)).await?.ok_or_else(|| {
-        ApiError::new(Code::NameUnknown, format!("repository name not known to registry: {name}"))
+        ApiError::new(
+            Code::NameUnknown,
+            format!("repository name not known to registry: {name}"),
+        )
     })?;
     let (page, more) = paginate(tags, q)?;
     let mut r = json_response(
@@ -185,7 +197,13 @@ fn parse_range(v: &str, size: u64) -> Option<(u64, u64)> {
     (start <= end && start < size).then_some((start, end))
 }
 
-async fn get_blob(s: Storage, name: String, d: String, headers: &HeaderMap, head: bool) -> Result<Response> {
+async fn get_blob(
+    s: Storage,
+    name: String,
+    d: String,
+    headers: &HeaderMap,
+    head: bool,
+) -> Result<Response> {
     let d = parse_digest(&d)?;
     let (s2, n2, d2) = (s.clone(), name.clone(), d.clone());
     let size = blocking(move || s2.has_layer(&n2, &d2))
@@ -209,8 +227,12 @@ async fn get_blob(s: Storage, name: String, d: String, headers: &HeaderMap, head
         empty_body()
     } else {
         let path = s.blob_path(&d);
-        let mut f = tokio::fs::File::open(&path).await.map_err(|_| blob_unknown(&d))?;
-        f.seek(SeekFrom::Start(start)).await.map_err(ApiError::internal)?;
+        let mut f = tokio::fs::File::open(&path)
+            .await
+            .map_err(|_| blob_unknown(&d))?;
+        f.seek(SeekFrom::Start(start))
+            .await
+            .map_err(ApiError::internal)?;
         let stream = tokio_util::io::ReaderStream::with_capacity(
             tokio::io::AsyncReadExt::take(f, len),
             256 * 1024,
@@ -224,7 +246,11 @@ async fn get_blob(s: Storage, name: String, d: String, headers: &HeaderMap, head
     set(&mut r, "Docker-Content-Digest", &d.to_string());
     set(&mut r, "Accept-Ranges", "bytes");
     if status == StatusCode::PARTIAL_CONTENT {
-        set(&mut r, "Content-Range", &format!("bytes {start}-{end}/{size}"));
+        set(
+            &mut r,
+            "Content-Range",
+            &format!("bytes {start}-{end}/{size}"),
+        );
     }
     Ok(r)
 }
@@ -240,7 +266,11 @@ async fn delete_blob(s: Storage, name: String, d: String) -> Result<Response> {
 
 fn upload_response(status: StatusCode, name: &str, uuid: &str, size: u64) -> Response {
     let mut r = status.into_response();
-    set(&mut r, "Location", &format!("/v2/{name}/blobs/uploads/{uuid}"));
+    set(
+        &mut r,
+        "Location",
+        &format!("/v2/{name}/blobs/uploads/{uuid}"),
+    );
     set(&mut r, "Docker-Upload-UUID", uuid);
     let range = if size == 0 {
         "0-0".to_string()
@@ -260,7 +290,12 @@ fn blob_created(name: &str, d: &Digest) -> Response {
     r
 }
 
-async fn start_upload(s: Storage, name: String, q: &HashMap<String, String>, req: Request) -> Result<Response> {
+async fn start_upload(
+    s: Storage,
+    name: String,
+    q: &HashMap<String, String>,
+    req: Request,
+) -> Result<Response> {
     if let (Some(mount), Some(from)) = (q.get("mount"), q.get("from")) {
         let d = parse_digest(mount)?;
         let (s2, n2, d2, f2) = (s.clone(), name.clone(), d.clone(), from.clone());
@@ -331,15 +366,30 @@ async fn patch_upload(s: Storage, name: String, uuid: String, req: Request) -> R
             .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
             .into_response();
             set(&mut r, "Range", &format!("0-{}", size.saturating_sub(1)));
-            set(&mut r, "Location", &format!("/v2/{name}/blobs/uploads/{uuid}"));
+            set(
+                &mut r,
+                "Location",
+                &format!("/v2/{name}/blobs/uploads/{uuid}"),
+            );
             return Ok(r);
         }
     }
     let n = append_body(&path, req.into_body()).await?;
-    Ok(upload_response(StatusCode::ACCEPTED, &name, &uuid, size + n))
+    Ok(upload_response(
+        StatusCode::ACCEPTED,
+        &name,
+        &uuid,
+        size + n,
+    ))
 }
 
-async fn finish_upload(s: Storage, name: String, uuid: String, q: &HashMap<String, String>, req: Request) -> Result<Response> {
+async fn finish_upload(
+    s: Storage,
+    name: String,
+    uuid: String,
+    q: &HashMap<String, String>,
+    req: Request,
+) -> Result<Response> {
     let d = q
         .get("digest")
         .ok_or_else(|| ApiError::new(Code::DigestInvalid, "digest parameter missing"))?;
@@ -357,11 +407,18 @@ async fn upload_status(s: Storage, name: String, uuid: String) -> Result<Respons
 }
 
 fn manifest_unknown(name: &str, r: &str) -> ApiError {
-    ApiError::new(Code::ManifestUnknown, format!("manifest unknown: {name}:{r}"))
+    ApiError::new(
+        Code::ManifestUnknown,
+        format!("manifest unknown: {name}:{r}"),
+    )
 }
 
 /// Resolves a tag or digest to a manifest digest present in the repository, with its type.
-fn resolve_manifest(s: &Storage, name: &str, r: &str) -> std::result::Result<Option<(Digest, String)>, StorageError> {
+fn resolve_manifest(
+    s: &Storage,
+    name: &str,
+    r: &str,
+) -> std::result::Result<Option<(Digest, String)>, StorageError> {
     let d = match Digest::parse(r) {
         Ok(d) => d,
         Err(_) => match s.tag_digest(name, r)? {
@@ -394,7 +451,11 @@ async fn get_manifest(s: Storage, name: String, r: String, head: bool) -> Result
         return Err(manifest_unknown(&name, &r));
     };
     let len = bytes.len();
-    let mut resp = Response::new(if head { empty_body() } else { Body::from(bytes) });
+    let mut resp = Response::new(if head {
+        empty_body()
+    } else {
+        Body::from(bytes)
+    });
     set(&mut resp, "Content-Type", &mt);
     set(&mut resp, "Content-Length", &len.to_string());
     set(&mut resp, "Docker-Content-Digest", &d.to_string());
@@ -416,7 +477,9 @@ struct Parsed {
 }
 
 fn parse_manifest(mt: &str, body: &[u8]) -> Result<Parsed> {
-    let invalid = |e: &dyn std::fmt::Display| ApiError::new(Code::ManifestInvalid, format!("manifest invalid: {e}"));
+    let invalid = |e: &dyn std::fmt::Display| {
+        ApiError::new(Code::ManifestInvalid, format!("manifest invalid: {e}"))
+    };
     let declared: Option<String> = serde_json::from_slice::<serde_json::Value>(body)
         .map_err(|e| invalid(&e))?
         .get("mediaType")
@@ -424,7 +487,9 @@ fn parse_manifest(mt: &str, body: &[u8]) -> Result<Parsed> {
     if let Some(d) = &declared
         && d != mt
     {
-        return Err(invalid(&format!("mediaType {d} does not match Content-Type {mt}")));
+        return Err(invalid(&format!(
+            "mediaType {d} does not match Content-Type {mt}"
+        )));
     }
     if media_type::is_index(mt) {
         let idx = Index::from_json(body).map_err(|e| invalid(&e))?;
@@ -443,7 +508,10 @@ fn parse_manifest(mt: &str, body: &[u8]) -> Result<Parsed> {
     }
     let m = Manifest::from_json(body).map_err(|e| invalid(&e))?;
     if m.schema_version != 2 {
-        return Err(invalid(&format!("schemaVersion {} is not 2", m.schema_version)));
+        return Err(invalid(&format!(
+            "schemaVersion {} is not 2",
+            m.schema_version
+        )));
     }
     let mut blobs = vec![m.config.digest.clone()];
     blobs.extend(
@@ -452,10 +520,11 @@ fn parse_manifest(mt: &str, body: &[u8]) -> Result<Parsed> {
             .filter(|l| l.urls.as_ref().is_none_or(Vec::is_empty))
             .map(|l| l.digest.clone()),
     );
-    let artifact_type = m
-        .artifact_type
-        .clone()
-        .or_else(|| (m.config.media_type != media_type::OCI_CONFIG && m.config.media_type != media_type::DOCKER_CONFIG).then(|| m.config.media_type.clone()));
+    let artifact_type = m.artifact_type.clone().or_else(|| {
+        (m.config.media_type != media_type::OCI_CONFIG
+            && m.config.media_type != media_type::DOCKER_CONFIG)
+            .then(|| m.config.media_type.clone())
+    });
     Ok(Parsed {
         blobs,
         manifests: Vec::new(),
@@ -474,19 +543,34 @@ async fn read_manifest_body(reg: &Registry, req: Request) -> Result<bytes::Bytes
         )
         .with_status(StatusCode::PAYLOAD_TOO_LARGE)
     };
-    if let Some(n) = req
+    let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        && n > limit
-    {
-        return Err(too_big(n.to_string()));
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut stream = req.into_body().into_data_stream();
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(Code::ManifestInvalid, format!("reading manifest body: {e}"))
+        })?;
+        seen += chunk.len();
+        if seen <= limit {
+            buf.extend_from_slice(&chunk);
+        } else if seen > DRAIN_LIMIT {
+            break;
+        }
     }
-    axum::body::to_bytes(req.into_body(), limit)
-        .await
-        .map_err(|_| too_big("more than the limit".into()))
+    if seen > limit {
+        // The body was read (up to DRAIN_LIMIT) so the client sees the error, not a reset.
+        return Err(too_big(declared.unwrap_or(seen).to_string()));
+    }
+    Ok(bytes::Bytes::from(buf))
 }
+
+/// How much of an oversized manifest is read and dropped before answering.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 async fn put_manifest(reg: &Registry, name: String, r: String, req: Request) -> Result<Response> {
     let mt = req
@@ -506,7 +590,10 @@ async fn put_manifest(reg: &Registry, name: String, r: String, req: Request) -> 
     } else if routes::valid_tag(&r) {
         Some(r.clone())
     } else {
-        return Err(ApiError::new(Code::ManifestInvalid, format!("invalid tag: {r}")));
+        return Err(ApiError::new(
+            Code::ManifestInvalid,
+            format!("invalid tag: {r}"),
+        ));
     };
     let body = read_manifest_body(reg, req).await?;
     let digest = Digest::sha256_of(&body);
@@ -519,12 +606,18 @@ async fn put_manifest(reg: &Registry, name: String, r: String, req: Request) -> 
     let parsed = parse_manifest(&mt, &body)?;
     let s = reg.storage.clone();
     let (n2, d2, mt2) = (name.clone(), digest.clone(), mt.clone());
-    let missing = blocking(move || store_manifest(&s, &n2, &d2, &mt2, &body, &parsed, tag.as_deref())).await?;
+    let missing =
+        blocking(move || store_manifest(&s, &n2, &d2, &mt2, &body, &parsed, tag.as_deref()))
+            .await?;
     if let Some(e) = missing {
         return Err(e);
     }
     let mut resp = StatusCode::CREATED.into_response();
-    set(&mut resp, "Location", &format!("/v2/{name}/manifests/{digest}"));
+    set(
+        &mut resp,
+        "Location",
+        &format!("/v2/{name}/manifests/{digest}"),
+    );
     set(&mut resp, "Docker-Content-Digest", &digest.to_string());
     set(&mut resp, "Content-Length", "0");
     Ok(resp)
@@ -551,11 +644,13 @@ fn store_manifest(
     }
     for m in &parsed.manifests {
         if s.manifest_media_type(name, m)?.is_none() {
-            return Ok(Some(ApiError::new(
-                Code::ManifestUnknown,
-                format!("manifest unknown: {m} (referenced by the index)"),
-            )
-            .with_status(StatusCode::BAD_REQUEST)));
+            return Ok(Some(
+                ApiError::new(
+                    Code::ManifestUnknown,
+                    format!("manifest unknown: {m} (referenced by the index)"),
+                )
+                .with_status(StatusCode::BAD_REQUEST),
+            ));
         }
     }
     for b in &parsed.blobs {
@@ -589,7 +684,12 @@ async fn delete_manifest(s: Storage, name: String, r: String) -> Result<Response
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-async fn referrers(s: Storage, name: String, d: String, q: &HashMap<String, String>) -> Result<Response> {
+async fn referrers(
+    s: Storage,
+    name: String,
+    d: String,
+    q: &HashMap<String, String>,
+) -> Result<Response> {
     let d = parse_digest(&d)?;
     let mut list = blocking(move || s.referrers(&name, &d)).await?;
     let filter = q.get("artifactType");

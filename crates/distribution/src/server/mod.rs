@@ -74,11 +74,12 @@ impl Registry {
 }
 
 async fn dispatch(State(reg): State<Registry>, req: Request) -> Response {
-    let mut resp = match authorize(&reg, &req) {
-        Err(e) => e,
-        Ok(()) => handlers::handle(reg, req)
+    let mut resp = if authorized(&reg, &req) {
+        handlers::handle(reg, req)
             .await
-            .unwrap_or_else(IntoResponse::into_response),
+            .unwrap_or_else(IntoResponse::into_response)
+    } else {
+        unauthorized()
     };
     resp.headers_mut().insert(
         "Docker-Distribution-API-Version",
@@ -87,24 +88,25 @@ async fn dispatch(State(reg): State<Registry>, req: Request) -> Response {
     resp
 }
 
-fn authorize(reg: &Registry, req: &Request) -> Result<(), Response> {
+/// Whether the request may proceed: always without htpasswd, else with valid credentials.
+fn authorized(reg: &Registry, req: &Request) -> bool {
     let Some(users) = &reg.htpasswd else {
-        return Ok(());
+        return true;
     };
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if users.check_header(value) {
-        return Ok(());
-    }
-    let mut resp =
-        ApiError::new(Code::Unauthorized, "authentication required").into_response();
+    users.check_header(value)
+}
+
+fn unauthorized() -> Response {
+    let mut resp = ApiError::new(Code::Unauthorized, "authentication required").into_response();
     resp.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Basic realm=\"berth-registry\""),
     );
-    Err(resp)
+    resp
 }
 
 /// Serves `registry` on `listener` (plain HTTP, or HTTPS when `tls` is given) until
@@ -117,9 +119,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = registry.router();
     match tls {
-        None => axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await,
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
         Some(cfg) => tls::serve_tls(listener, app, cfg, shutdown).await,
     }
 }

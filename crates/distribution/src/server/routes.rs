@@ -61,7 +61,10 @@ pub fn parse(path: &str) -> Option<Route> {
         });
     }
     for (sep, make) in [
-        ("/manifests/", Route::Manifest as fn(String, String) -> Route),
+        (
+            "/manifests/",
+            Route::Manifest as fn(String, String) -> Route,
+        ),
         ("/referrers/", Route::Referrers),
         ("/blobs/", Route::Blob),
     ] {
@@ -155,10 +158,14 @@ mod tests {
         for ok in ["a", "library/busybox", "a.b_c__d---e/f0", "x/y/z"] {
             assert!(valid_name(ok), "{ok}");
         }
-        for bad in ["", "A", "a/", "/a", "a..b", "a___b", "-a", "a-", "_x", "a//b", "a:b"] {
+        for bad in [
+            "", "A", "a/", "/a", "a..b", "a___b", "-a", "a-", "_x", "a//b", "a:b",
+        ] {
             assert!(!valid_name(bad), "{bad}");
         }
         assert!(valid_tag("latest") && valid_tag("v1.0-rc_1") && valid_tag("_x"));
-        assert!(!valid_tag("") && !valid_tag(".x") && !valid_tag("a/b") && !valid_tag(&"a".repeat(129)));
+        assert!(
+            !valid_tag("") && !valid_tag(".x") && !valid_tag("a/b") && !valid_tag(&"a".repeat(129))
+        );
     }
 }

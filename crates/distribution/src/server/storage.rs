@@ -189,12 +189,24 @@ impl Storage {
     }
 
     /// Records manifest `d` (already stored as a blob) in repository `name`.
-    pub fn link_manifest(&self, name: &str, d: &Digest, media_type: &str) -> Result<(), StorageError> {
-        write_atomic(&self.link_path(name, "_manifests", d), media_type.as_bytes())
+    pub fn link_manifest(
+        &self,
+        name: &str,
+        d: &Digest,
+        media_type: &str,
+    ) -> Result<(), StorageError> {
+        write_atomic(
+            &self.link_path(name, "_manifests", d),
+            media_type.as_bytes(),
+        )
     }
 
     /// The media type of manifest `d` in repository `name`, `None` when not there.
-    pub fn manifest_media_type(&self, name: &str, d: &Digest) -> Result<Option<String>, StorageError> {
+    pub fn manifest_media_type(
+        &self,
+        name: &str,
+        d: &Digest,
+    ) -> Result<Option<String>, StorageError> {
         let p = self.link_path(name, "_manifests", d);
         match fs::read_to_string(&p) {
             Ok(s) if self.blob_path(d).exists() => Ok(Some(s)),
@@ -289,13 +301,19 @@ impl Storage {
     }
 
     /// Records `referrer` (a manifest whose `subject` is `subject`) in repository `name`.
-    pub fn add_referrer(&self, name: &str, subject: &Digest, referrer: &Descriptor) -> Result<(), StorageError> {
+    pub fn add_referrer(
+        &self,
+        name: &str,
+        subject: &Digest,
+        referrer: &Descriptor,
+    ) -> Result<(), StorageError> {
         let p = self
             .repo_dir(name)
             .join("_referrers")
             .join(subject.hex())
             .join(referrer.digest.hex());
-        let json = serde_json::to_vec(referrer).map_err(|e| io_err("encode", &p)(io::Error::other(e)))?;
+        let json =
+            serde_json::to_vec(referrer).map_err(|e| io_err("encode", &p)(io::Error::other(e)))?;
         write_atomic(&p, &json)
     }
 
@@ -366,7 +384,12 @@ impl Storage {
 
     /// Verifies upload `uuid` hashes to `expected`, moves it into the blob store (fsync +
     /// rename) and links it into `name`. A mismatch removes the upload.
-    pub fn finish_upload(&self, name: &str, uuid: &str, expected: &Digest) -> Result<u64, StorageError> {
+    pub fn finish_upload(
+        &self,
+        name: &str,
+        uuid: &str,
+        expected: &Digest,
+    ) -> Result<u64, StorageError> {
         let (data, size) = self.upload(name, uuid)?;
         let actual = hash_file(&data)?;
         if &actual != expected {
@@ -420,7 +443,11 @@ fn read_digests(dir: &Path) -> Result<Vec<Digest>, StorageError> {
     Ok(out)
 }
 
-fn collect_repositories(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), StorageError> {
+fn collect_repositories(
+    base: &Path,
+    dir: &Path,
+    out: &mut Vec<String>,
+) -> Result<(), StorageError> {
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -453,7 +480,8 @@ pub(crate) fn write_atomic(dest: &Path, data: &[u8]) -> Result<(), StorageError>
         .map_err(io_err("create temp in", dir))?;
     tmp.write_all(data).map_err(io_err("write", tmp.path()))?;
     tmp.as_file().sync_all().map_err(io_err("fsync", dest))?;
-    tmp.persist(dest).map_err(|e| io_err("rename into", dest)(e.error))?;
+    tmp.persist(dest)
+        .map_err(|e| io_err("rename into", dest)(e.error))?;
     Ok(())
 }
 
@@ -467,5 +495,12 @@ fn remove_file_if_present(p: &Path) -> Result<(), StorageError> {
 fn new_uuid() -> String {
     let b: [u8; 16] = rand::random();
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }

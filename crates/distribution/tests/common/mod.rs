@@ -127,6 +127,8 @@ pub fn layer_tar(name: &str, size: usize, seed: u8) -> Vec<u8> {
     h.set_size(size as u64);
     h.set_mode(0o644);
     h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
     h.set_entry_type(tar::EntryType::Regular);
     b.append_data(&mut h, name, &data[..]).unwrap();
     b.into_inner().unwrap()
@@ -161,7 +163,9 @@ pub fn make_image(store: &Store, name: &Reference, layers: &[Vec<u8>]) -> Image 
         diff_ids.push(diff);
     }
     let config = berth_image::testing::simple_config(&diff_ids, &["sh"]);
-    store.create_image(&config, None, std::slice::from_ref(name)).unwrap()
+    store
+        .create_image(&config, None, std::slice::from_ref(name))
+        .unwrap()
 }
 
 /// Records progress events.
@@ -194,4 +198,10 @@ impl Recorder {
     pub fn has(&self, needle: &str) -> bool {
         self.lines().iter().any(|l| l.contains(needle))
     }
+}
+
+/// A plain reqwest client for raw API checks.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }
