@@ -37,25 +37,42 @@ struct Fake {
     config_digest: Digest,
     layer: Bytes,
     layer_digest: Digest,
+    /// A good layer served before the faulty one (so the faulty one takes the content path).
+    base: Option<(Bytes, Digest)>,
     mode: Mode,
     layer_requests: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 impl Fake {
     fn new(mode: Mode) -> Fake {
+        Fake::build(mode, false)
+    }
+
+    fn build(mode: Mode, with_base: bool) -> Fake {
         let tar = layer_tar("data", 400_000, 9);
         let layer = Bytes::from(gzip(&tar));
         let layer_digest = Digest::sha256_of(&layer);
-        let config = Bytes::from(berth_image::testing::simple_config(
-            &[Digest::sha256_of(&tar)],
-            &["sh"],
-        ));
+        let base_tar = layer_tar("base", 1000, 5);
+        let base = with_base.then(|| {
+            let b = Bytes::from(gzip(&base_tar));
+            let d = Digest::sha256_of(&b);
+            (b, d)
+        });
+        let mut diff_ids = Vec::new();
+        let mut layers = Vec::new();
+        if let Some((b, d)) = &base {
+            diff_ids.push(Digest::sha256_of(&base_tar));
+            layers.push(serde_json::json!({"mediaType": media_type::OCI_LAYER_GZIP, "digest": d, "size": b.len()}));
+        }
+        diff_ids.push(Digest::sha256_of(&tar));
+        layers.push(serde_json::json!({"mediaType": media_type::OCI_LAYER_GZIP, "digest": layer_digest, "size": layer.len()}));
+        let config = Bytes::from(berth_image::testing::simple_config(&diff_ids, &["sh"]));
         let config_digest = Digest::sha256_of(&config);
         let manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": media_type::OCI_MANIFEST,
             "config": {"mediaType": media_type::OCI_CONFIG, "digest": config_digest, "size": config.len()},
-            "layers": [{"mediaType": media_type::OCI_LAYER_GZIP, "digest": layer_digest, "size": layer.len()}],
+            "layers": layers,
         });
         Fake {
             manifest: Bytes::from(serde_json::to_vec(&manifest).unwrap()),
@@ -63,6 +80,7 @@ impl Fake {
             config_digest,
             layer,
             layer_digest,
+            base,
             mode,
             layer_requests: Arc::default(),
         }
@@ -90,6 +108,11 @@ impl Fake {
             r.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(mt));
             return r;
+        }
+        if let Some((b, d)) = &self.base
+            && path.ends_with(&format!("/blobs/{d}"))
+        {
+            return Response::new(Body::from(b.clone()));
         }
         if path.ends_with(&format!("/blobs/{}", self.config_digest)) {
             return Response::new(Body::from(self.config.clone()));
@@ -171,7 +194,10 @@ fn truncated(part: Bytes, total: usize) -> Response {
 }
 
 async fn start(mode: Mode) -> (Fake, ServerGuard) {
-    let fake = Fake::new(mode);
+    start_fake(Fake::new(mode)).await
+}
+
+async fn start_fake(fake: Fake) -> (Fake, ServerGuard) {
     let f = fake.clone();
     let app = axum::Router::new().fallback(move |req: Request| f.clone().handle(req));
     (fake, serve_router(app).await)
@@ -319,4 +345,112 @@ async fn unknown_manifest_media_type_is_refused() {
             .contains("application/vnd.example.unknown+json"),
         "{err}"
     );
+}
+
+/// A registry front whose first blob upload PUT kills the connection: the push starts a
+/// fresh upload session and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_upload_is_retried_with_a_new_session() {
+    if !require_root() {
+        return;
+    }
+    let backend = TestRegistry::start().await;
+    let inner = backend.registry.clone().router();
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = broken.clone();
+    let app = axum::Router::new().fallback(move |req: Request| {
+        let inner = inner.clone();
+        let flag = flag.clone();
+        async move {
+            use tower::ServiceExt;
+            let is_put = req.method() == axum::http::Method::PUT
+                && req.uri().path().contains("/blobs/uploads/");
+            if is_put && !flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return abort_connection();
+            }
+            inner.oneshot(req).await.into_response()
+        }
+    });
+    let g = serve_router(app).await;
+    let (src, _d) = store();
+    let r = berth_oci::Reference::parse_normalized(&format!("{}/retry/img:v1", g.addr)).unwrap();
+    let img = make_image(&src, &r, &[layer_tar("f", 10_000, 3)]);
+    let rec = Recorder::default();
+    client()
+        .push(
+            src,
+            &r,
+            &berth_distribution::client::PushOptions::default(),
+            rec.sink(),
+        )
+        .await
+        .unwrap();
+    assert!(broken.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(rec.has("Retrying in"), "{:?}", rec.lines());
+    let (dst, _d2) = store();
+    let out = client()
+        .pull(dst, &r, &PullOptions::default(), Recorder::default().sink())
+        .await
+        .unwrap();
+    assert_eq!(out.image.id, img.id);
+}
+
+/// A response that promises a body and fails at once: hyper closes the connection before
+/// the status line is complete for the client.
+fn abort_connection() -> Response {
+    let stream = futures_util::stream::once(async {
+        Err::<Bytes, _>(std::io::Error::other("connection killed on purpose"))
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, "100".parse().unwrap());
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_bytes_in_a_later_layer_are_discarded_from_the_content_store() {
+    if !require_root() {
+        return;
+    }
+    let (fake, g) = start_fake(Fake::build(Mode::WrongBytes, true)).await;
+    let (st, _d) = store();
+    let err = few_retries()
+        .pull(
+            st.clone(),
+            &reference(&g),
+            &PullOptions::default(),
+            Recorder::default().sink(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::DigestMismatch { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&fake.layer_digest.to_string()),
+        "{err}"
+    );
+    assert!(st.content().stat(&fake.layer_digest).unwrap().is_none());
+    let ingest = st.root().join("content/ingest");
+    let left = std::fs::read_dir(&ingest).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "no partial download left in {}", ingest.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn later_layer_resumes_into_the_content_store() {
+    if !require_root() {
+        return;
+    }
+    let (fake, g) = start_fake(Fake::build(Mode::DropOnce, true)).await;
+    let (st, _d) = store();
+    let out = few_retries()
+        .pull(
+            st.clone(),
+            &reference(&g),
+            &PullOptions::default(),
+            Recorder::default().sink(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.image.id, fake.config_digest);
+    assert_eq!(fake.layer_requests.lock().unwrap().len(), 2);
+    assert_eq!(st.image_layers(&out.image).unwrap().len(), 2);
 }

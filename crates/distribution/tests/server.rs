@@ -522,6 +522,7 @@ async fn catalog_referrers_and_garbage_collection() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.headers()["oci-subject"], subject.to_string().as_str());
     let refs = h
         .get(reg.url(&format!("/v2/cat/a/referrers/{subject}")))
         .send()
@@ -601,5 +602,43 @@ async fn catalog_referrers_and_garbage_collection() {
             .unwrap()
             .blobs_removed
             .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_removes_abandoned_uploads_only() {
+    let reg = TestRegistry::start().await;
+    let h = http();
+    let mut locs = Vec::new();
+    for _ in 0..2 {
+        let r = h
+            .post(reg.url("/v2/up/a/blobs/uploads/"))
+            .send()
+            .await
+            .unwrap();
+        locs.push(r.headers()["location"].to_str().unwrap().to_string());
+    }
+    let old_uuid = locs[0].rsplit('/').next().unwrap();
+    let data = reg
+        .dir
+        .path()
+        .join("registry/uploads")
+        .join(old_uuid)
+        .join("data");
+    let st = std::process::Command::new("touch")
+        .args(["-d", "3 days ago"])
+        .arg(&data)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let storage = Storage::open(&reg.dir.path().join("registry")).unwrap();
+    assert_eq!(collect_garbage(&storage, false).unwrap().uploads_removed, 1);
+    assert_eq!(
+        h.get(reg.url(&locs[0])).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        h.get(reg.url(&locs[1])).send().await.unwrap().status(),
+        StatusCode::NO_CONTENT
     );
 }

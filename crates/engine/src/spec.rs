@@ -545,3 +545,140 @@ fn cap_name_by_index(i: u8) -> &'static str {
     ];
     NAMES.get(i as usize).copied().unwrap_or("")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_api::config::{ContainerConfig, Resources};
+
+    fn record(hc: HostConfig) -> ContainerRecord {
+        ContainerRecord {
+            id: "0123456789ab".repeat(5) + "0123",
+            path: "sh".into(),
+            args: vec!["-c".into(), "true".into()],
+            config: ContainerConfig {
+                hostname: Some("0123456789ab".into()),
+                env: Some(vec!["A=1".into(), "PATH=/bin".into()]),
+                user: Some("nobody".into()),
+                ..Default::default()
+            },
+            host_config: hc,
+            ..Default::default()
+        }
+    }
+
+    fn build_for(hc: HostConfig) -> Result<(BuiltSpec, tempfile::TempDir), SpecError> {
+        let dir = tempfile::tempdir().map_err(|e| SpecError::Internal(e.to_string()))?;
+        let etc = dir.path().join("etc");
+        std::fs::create_dir_all(&etc).map_err(|e| SpecError::Internal(e.to_string()))?;
+        std::fs::write(
+            etc.join("passwd"),
+            "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/home:/bin/false\n",
+        )
+        .map_err(|e| SpecError::Internal(e.to_string()))?;
+        let rec = record(hc);
+        let built = build(&SpecInputs {
+            record: &rec,
+            rootfs: dir.path(),
+            container_dir: dir.path(),
+            cgroups_path: "/berth/x".into(),
+            init_binary: None,
+        })?;
+        Ok((built, dir))
+    }
+
+    #[test]
+    fn docker_like_defaults_and_overrides() -> Result<(), SpecError> {
+        let hc = HostConfig {
+            cap_add: Some(vec!["NET_ADMIN".into()]),
+            cap_drop: Some(vec!["chown".into()]),
+            readonly_rootfs: Some(true),
+            binds: Some(vec!["/srv:/data:ro".into()]),
+            tmpfs: Some([("/run".to_string(), "size=1m".to_string())].into()),
+            resources: Resources {
+                memory: Some(8 << 20),
+                nano_cpus: Some(500_000_000),
+                pids_limit: Some(64),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let (built, _dir) = build_for(hc)?;
+        let v =
+            serde_json::to_value(&built.spec).map_err(|e| SpecError::Internal(e.to_string()))?;
+        let caps: Vec<String> =
+            serde_json::from_value(v["process"]["capabilities"]["bounding"].clone())
+                .unwrap_or_default();
+        assert!(caps.contains(&"CAP_NET_ADMIN".to_string()) || !built.warnings.is_empty());
+        assert!(!caps.contains(&"CAP_CHOWN".to_string()));
+        assert!(caps.contains(&"CAP_KILL".to_string()));
+        assert_eq!(v["process"]["user"]["uid"], 65534);
+        assert_eq!(v["process"]["args"], json!(["sh", "-c", "true"]));
+        let env: Vec<String> =
+            serde_json::from_value(v["process"]["env"].clone()).unwrap_or_default();
+        assert!(
+            env.contains(&"PATH=/bin".to_string())
+                && env.contains(&"HOSTNAME=0123456789ab".to_string())
+        );
+        assert!(env.contains(&"HOME=/home".to_string()));
+        assert_eq!(v["root"]["readonly"], true);
+        assert_eq!(v["linux"]["resources"]["memory"]["limit"], 8 << 20);
+        assert_eq!(v["linux"]["resources"]["memory"]["swap"], 16 << 20);
+        assert_eq!(v["linux"]["resources"]["cpu"]["quota"], 50_000);
+        assert_eq!(v["linux"]["resources"]["cpu"]["period"], 100_000);
+        assert_eq!(v["linux"]["resources"]["pids"]["limit"], 64);
+        assert_eq!(v["linux"]["cgroupsPath"], "/berth/x");
+        let mounts = v["mounts"].as_array().cloned().unwrap_or_default();
+        let dest = |d: &str| {
+            mounts
+                .iter()
+                .find(|m| m["destination"] == d)
+                .cloned()
+                .unwrap_or_default()
+        };
+        assert_eq!(dest("/dev/shm")["options"][4], format!("size={}", 64 << 20));
+        assert_eq!(dest("/data")["options"], json!(["rbind", "ro"]));
+        assert_eq!(dest("/run")["type"], "tmpfs");
+        assert_eq!(dest("/etc/hostname")["type"], "bind");
+        let masked: Vec<String> =
+            serde_json::from_value(v["linux"]["maskedPaths"].clone()).unwrap_or_default();
+        assert!(masked.contains(&"/proc/kcore".to_string()));
+        let ns: Vec<String> = v["linux"]["namespaces"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["type"].as_str().map(String::from))
+            .collect();
+        assert_eq!(ns, ["pid", "ipc", "uts", "mount", "network"]);
+        Ok(())
+    }
+
+    #[test]
+    fn host_network_and_privileged() -> Result<(), SpecError> {
+        let hc = HostConfig {
+            network_mode: Some("host".into()),
+            privileged: Some(true),
+            ..Default::default()
+        };
+        let (built, _dir) = build_for(hc)?;
+        let v =
+            serde_json::to_value(&built.spec).map_err(|e| SpecError::Internal(e.to_string()))?;
+        let ns = v["linux"]["namespaces"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(!ns.iter().any(|n| n["type"] == "network"));
+        assert!(v["linux"].get("maskedPaths").is_none_or(|m| m.is_null()));
+        assert!(v["linux"].get("seccomp").is_none_or(|m| m.is_null()));
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_capability_is_rejected() {
+        let hc = HostConfig {
+            cap_add: Some(vec!["NOT_A_CAP".into()]),
+            ..Default::default()
+        };
+        assert!(matches!(build_for(hc), Err(SpecError::Invalid(_))));
+    }
+}

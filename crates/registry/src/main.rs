@@ -74,6 +74,9 @@ fn main() -> anyhow::Result<()> {
                 report.bytes_freed,
                 if dry_run { "reclaimable" } else { "freed" }
             );
+            if report.uploads_removed > 0 {
+                println!("removed {} abandoned uploads", report.uploads_removed);
+            }
             Ok(())
         }
     }

@@ -376,5 +376,9 @@ fn run_with_a_terminal_relays_the_pty() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert_eq!(stdout(&out), "/dev/pts/0\r\nhi\r\n");
     let detached = cli(&b, &["run", "--detach", "--bundle", &bundle_arg(&b), &b.id]);
-    assert!(stderr(&detached).contains("console socket"), "{}", stderr(&detached));
+    assert!(
+        stderr(&detached).contains("console socket"),
+        "{}",
+        stderr(&detached)
+    );
 }

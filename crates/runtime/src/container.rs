@@ -147,16 +147,28 @@ impl Runtime {
             },
             seccomp: seccomp.as_ref(),
             runtime_hooks: spec.hooks().as_ref().is_some_and(|h| {
-                h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
-                    || h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+                [
+                    h.create_runtime(),
+                    h.prestart(),
+                    h.create_container(),
+                    h.start_container(),
+                ]
+                .iter()
+                .any(|list| list.as_ref().is_some_and(|v| !v.is_empty()))
             }),
         };
-        let pid = clone_init(&ns, &ctx)?;
+        let cgroup_dir = cgroup
+            .v2_dir()
+            .and_then(|d| fs::File::open(d).ok())
+            .map(OwnedFd::from);
+        let (pid, in_cgroup) = clone_init(&ns, &ctx, cgroup_dir.as_ref())?;
         cleanup.child = Some(pid);
         drop(child_sock);
         drop(console);
         drop(fifo);
-        cgroup.add_pid(pid).map_err(|e| cgroup_err(&opts.id, e))?;
+        if !in_cgroup {
+            cgroup.add_pid(pid).map_err(|e| cgroup_err(&opts.id, e))?;
+        }
         sync::send_to_child(&parent_sock, &opts.id, &Message::Continue)?;
         let mut state = State {
             oci_version: spec.version().clone(),
@@ -584,14 +596,31 @@ pub(crate) fn connect_console(
     }
 }
 
-/// Clones the init, entering a pid namespace given by path around the clone.
-fn clone_init(ns: &NamespacePlan, ctx: &InitContext<'_>) -> Result<i32, RuntimeError> {
+/// Clones the init, entering a pid namespace given by path around the clone. On pure cgroup v2
+/// (`cgroup_dir` open) the init is born in its cgroup (clone3 CLONE_INTO_CGROUP); returns the pid
+/// and whether it is already in the cgroup.
+fn clone_init(
+    ns: &NamespacePlan,
+    ctx: &InitContext<'_>,
+    cgroup_dir: Option<&OwnedFd>,
+) -> Result<(i32, bool), RuntimeError> {
     let restore = ns
         .pid_join
         .as_ref()
         .map(crate::namespaces::enter_pid_for_children)
         .transpose()?;
-    let pid = crate::spawn::clone_child(ns.clone_flags, || crate::init::run(ctx));
+    let direct = cgroup_dir.and_then(|dir| {
+        crate::spawn::clone_child_into_cgroup(ns.clone_flags, dir.as_raw_fd(), || {
+            crate::init::run(ctx)
+        })
+        .ok()
+    });
+    let pid = match direct {
+        Some(pid) => Ok((pid, true)),
+        // Kernels without clone3 (or refusing it here) take the classic path.
+        None => crate::spawn::clone_child(ns.clone_flags, || crate::init::run(ctx))
+            .map(|pid| (pid, false)),
+    };
     if let Some(own) = restore {
         crate::namespaces::leave_pid_for_children(&own)?;
     }
@@ -620,7 +649,7 @@ fn wait_until_ready(sock: &OwnedFd, state: &State, spec: &Spec) -> Result<(), Ru
                         state,
                     )?;
                 }
-                sync::send_to_child(sock, id, &Message::HooksDone)?;
+                sync::send_to_child(sock, id, &Message::HooksDone(state.oci_json().to_string()))?;
             }
             Some(Message::Ready) => return Ok(()),
             Some(Message::Error { kind, message }) => {

@@ -208,6 +208,7 @@ fn run_exec_process(ctx: &ExecContext<'_>) -> Infallible {
             seccomp: ctx.seccomp,
             sock: ctx.sock,
             exec_fifo: None,
+            start_hooks: None,
         };
         crate::process::setup_and_exec(&pctx)
     })();

@@ -13,9 +13,17 @@ use crate::state::State;
 
 /// Runs `hooks` in order; the first failure stops the list.
 pub(crate) fn run(which: &'static str, hooks: &[Hook], state: &State) -> Result<(), RuntimeError> {
-    let input = state.oci_json().to_string();
+    run_with_input(which, hooks, &state.oci_json().to_string())
+}
+
+/// Runs `hooks` with `input` (a state JSON) on their stdin; used in the container, which has no `State`.
+pub(crate) fn run_with_input(
+    which: &'static str,
+    hooks: &[Hook],
+    input: &str,
+) -> Result<(), RuntimeError> {
     for hook in hooks {
-        run_one(which, hook, &input)?;
+        run_one(which, hook, input)?;
     }
     Ok(())
 }

@@ -165,12 +165,11 @@ fn run_init(ctx: &InitContext<'_>) -> Result<Infallible, InitError> {
         cgroup_path: ctx.cgroup_path,
     };
     crate::rootfs::prepare(&plan)?;
-    if ctx.runtime_hooks {
-        // createRuntime and prestart hooks run in the runtime's namespaces before pivot_root.
-        sync::send(ctx.sock, &Message::RunHooks)
-            .map_err(|e| InitError::sys("asking for hooks", e))?;
-        expect_message(ctx.sock, &Message::HooksDone)?;
-    }
+    let hook_state = if ctx.runtime_hooks {
+        Some(run_create_hooks(ctx)?)
+    } else {
+        None
+    };
     crate::rootfs::pivot(ctx.rootfs)?;
     crate::rootfs::finish(ctx.spec)?;
     let process = ctx
@@ -178,14 +177,47 @@ fn run_init(ctx: &InitContext<'_>) -> Result<Infallible, InitError> {
         .process()
         .as_ref()
         .ok_or_else(|| InitError::invalid("config.json has no process"))?;
+    let start_hooks = ctx
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_deref());
     let pctx = ProcessContext {
         process,
         console: ctx.console,
         seccomp: ctx.seccomp,
         sock: ctx.sock,
         exec_fifo: Some(ctx.fifo),
+        start_hooks: hook_state
+            .as_deref()
+            .map(|state| (start_hooks.unwrap_or_default(), state)),
     };
     crate::process::setup_and_exec(&pctx)
+}
+
+/// Has the parent run createRuntime and prestart hooks (in the runtime's namespaces, before
+/// pivot_root), then runs createContainer hooks here, in the container's namespaces; returns the
+/// state JSON for startContainer hooks.
+fn run_create_hooks(ctx: &InitContext<'_>) -> Result<String, InitError> {
+    sync::send(ctx.sock, &Message::RunHooks).map_err(|e| InitError::sys("asking for hooks", e))?;
+    let state = match sync::recv(ctx.sock) {
+        Ok(Some(Message::HooksDone(state))) => state,
+        Ok(other) => {
+            return Err(InitError::msg(format!(
+                "unexpected message from the runtime: {other:?}"
+            )));
+        }
+        Err(e) => return Err(InitError::sys("reading from the runtime", e)),
+    };
+    let hooks = ctx
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().as_deref())
+        .unwrap_or_default();
+    crate::hooks::run_with_input("createContainer", hooks, &state)
+        .map_err(|e| InitError::msg(e.to_string()))?;
+    Ok(state)
 }
 
 /// Takes uid/gid 0 in a fresh user namespace (our host uid may be unmapped there).

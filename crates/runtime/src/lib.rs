@@ -18,8 +18,8 @@ mod init;
 mod namespaces;
 mod process;
 mod rootfs;
-pub mod spec;
 mod spawn;
+pub mod spec;
 pub mod state;
 mod sync;
 #[cfg(feature = "testing")]

@@ -32,6 +32,8 @@ pub(crate) struct ProcessContext<'a> {
     pub sock: RawFd,
     /// The exec FIFO (O_PATH) for the init; None for `exec`.
     pub exec_fifo: Option<RawFd>,
+    /// startContainer hooks and the state JSON they get (init only), run after `start`.
+    pub start_hooks: Option<(&'a [oci_spec::runtime::Hook], &'a str)>,
 }
 
 /// The resolved program, argv and envp, allocated before the last steps.
@@ -77,6 +79,10 @@ pub(crate) fn setup_and_exec(ctx: &ProcessContext<'_>) -> Result<Infallible, Ini
         sync::send(ctx.sock, &Message::Ready)
             .map_err(|e| InitError::sys("telling the runtime we are ready", e))?;
         wait_for_start(fifo)?;
+    }
+    if let Some((hooks, state)) = ctx.start_hooks {
+        crate::hooks::run_with_input("startContainer", hooks, state)
+            .map_err(|e| InitError::msg(e.to_string()))?;
     }
     if let (Some(filter), true) = (ctx.seccomp, nnp) {
         filter

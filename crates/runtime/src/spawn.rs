@@ -118,7 +118,10 @@ mod tests {
         std::fs::create_dir(&dir).expect("mkdir cgroup");
         let dir_fd = std::fs::File::open(&dir).expect("open cgroup dir");
         let (r, w) = nix::unistd::pipe().expect("pipe");
+        let w_raw = w.as_raw_fd();
         let pid = clone_child_into_cgroup(CloneFlags::empty(), dir_fd.as_raw_fd(), || {
+            // Our copy of the write end would keep the read below from ever seeing EOF.
+            let _ = nix::unistd::close(w_raw);
             let mut buf = [0u8; 1];
             let _ = nix::unistd::read(&r, &mut buf);
             exit_child(0)

@@ -21,8 +21,9 @@ pub(crate) enum Message {
     IdMapsWritten,
     /// Child -> parent: my mounts are done, run createRuntime and prestart hooks before I pivot.
     RunHooks,
-    /// Parent -> child: the hooks succeeded.
-    HooksDone,
+    /// Parent -> child: the runtime's hooks succeeded; the state JSON for the container's own
+    /// createContainer and startContainer hooks.
+    HooksDone(String),
     /// Intermediate (exec) -> parent: the pid of the process that will exec.
     ExecPid(i32),
     /// Child -> parent: set-up is complete (the init now waits for `start`).

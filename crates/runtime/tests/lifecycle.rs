@@ -215,6 +215,15 @@ fn hooks_get_the_state_on_stdin() {
     .expect("hook");
     let hooks = oci_spec::runtime::HooksBuilder::default()
         .prestart(vec![hook("prestart"), prestart_root])
+        .create_container(vec![hook("createContainer")])
+        .start_container(vec![
+            serde_json::from_value::<oci_spec::runtime::Hook>(serde_json::json!({
+                // Resolved and run inside the container, after pivot_root.
+                "path": "/bin/sh",
+                "args": ["sh", "-c", "cat > /tmp/start-hook"],
+            }))
+            .expect("hook"),
+        ])
         .poststart(vec![hook("poststart")])
         .poststop(vec![hook("poststop")])
         .build()
@@ -225,7 +234,17 @@ fn hooks_get_the_state_on_stdin() {
     assert_eq!(code, 0);
     let text = std::fs::read_to_string(&out).expect("hook output");
     let names: Vec<&str> = text.lines().filter_map(|l| l.rsplit(' ').next()).collect();
-    assert_eq!(names, vec!["prestart", "poststart", "poststop"], "{text}");
+    assert_eq!(
+        names,
+        vec!["prestart", "createContainer", "poststart", "poststop"],
+        "{text}"
+    );
     assert!(text.contains(&format!("\"id\":\"{}\"", b.id)), "{text}");
     assert_eq!(std::fs::read_to_string(&root_file).expect("root"), "host\n");
+    let start_state =
+        std::fs::read_to_string(b.rootfs().join("tmp/start-hook")).expect("startContainer ran");
+    assert!(
+        start_state.contains(&format!("\"id\":\"{}\"", b.id)),
+        "{start_state}"
+    );
 }

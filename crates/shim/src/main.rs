@@ -10,6 +10,7 @@ mod json_log;
 mod sigchld;
 mod stdio;
 mod supervisor;
+mod trim;
 
 use berth_shim::config::{CONFIG_FILE, PID_FILE, SOCKET_FILE, ShimConfig};
 use berth_shim::protocol::Reply;

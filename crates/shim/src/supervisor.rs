@@ -597,7 +597,11 @@ impl Shim {
     fn handle(&mut self, i: usize, req: Request) -> Option<Reply> {
         let reply = match req {
             Request::State => Reply::State(self.state()),
-            Request::Start => result(self.container.start()),
+            Request::Start => {
+                let r = result(self.container.start());
+                crate::trim::drop_startup_pages();
+                r
+            }
             Request::Kill { signal, all } => self.kill(signal, all),
             Request::Resize {
                 exec_id,

@@ -208,15 +208,6 @@ impl Client {
         progress: ProgressSink,
     ) -> Result<PullOutcome, ClientError> {
         let reference = reference.clone().with_default_tag();
-        let session = self
-            .session(
-                reference.domain(),
-                reference.path(),
-                "pull",
-                &[],
-                opts.auth.as_ref(),
-            )
-            .await?;
         let shown_tag = reference
             .tag()
             .map(str::to_string)
@@ -224,11 +215,11 @@ impl Client {
             .unwrap_or_default();
         progress(Progress::Status {
             id: Some(shown_tag),
-            status: format!("Pulling from {}", reference.familiar_name()),
+            status: format!("Pulling from {}", reference.path()),
         });
         let platform = opts.platform.clone().unwrap_or_else(Platform::host);
-        let (fetched, manifest) = self
-            .resolve_image_manifest(&session, &reference, &platform)
+        let (session, fetched, manifest) = self
+            .resolve_for_pull(&reference, &platform, opts.auth.as_ref())
             .await?;
         check_media_types(&manifest)?;
         let config_bytes = self.fetch_small_blob(&session, &manifest.config).await?;
@@ -278,6 +269,38 @@ impl Client {
             manifest_digest: fetched.digest,
             up_to_date,
         })
+    }
+
+    /// Finds the manifest on the first mirror that has it (Docker Hub only), else on the
+    /// registry itself; returns the session that found it.
+    async fn resolve_for_pull(
+        &self,
+        reference: &Reference,
+        platform: &Platform,
+        auth: Option<&AuthConfig>,
+    ) -> Result<(Session, FetchedManifest, Manifest), ClientError> {
+        for mirror in self
+            .mirror_sessions(reference.domain(), reference.path())
+            .await
+        {
+            match self
+                .resolve_image_manifest(&mirror, reference, platform)
+                .await
+            {
+                Ok((f, m)) => return Ok((mirror, f, m)),
+                Err(e) => tracing::warn!(
+                    mirror = %mirror.endpoint.base, error = %e,
+                    "mirror cannot serve the image; trying the next endpoint"
+                ),
+            }
+        }
+        let session = self
+            .session(reference.domain(), reference.path(), "pull", &[], auth)
+            .await?;
+        let (f, m) = self
+            .resolve_image_manifest(&session, reference, platform)
+            .await?;
+        Ok((session, f, m))
     }
 
     /// Downloads and unpacks every layer not yet in the store, in parallel, in order.

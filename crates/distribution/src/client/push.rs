@@ -252,21 +252,35 @@ impl Client {
                 break;
             }
         }
-        let location = match location {
-            Some(l) => l,
-            None => self.start_upload(session).await?,
-        };
-        match self.config().upload_chunk_size {
-            Some(chunk) if chunk > 0 => {
-                self.upload_chunked(session, src, location, chunk, progress)
-                    .await?
-            }
-            _ => {
-                self.upload_monolithic(session, src, location, progress)
-                    .await?
+        let mut failures = 0;
+        loop {
+            let loc = match location.take() {
+                Some(l) => l,
+                None => self.start_upload(session).await?,
+            };
+            let sent = match self.config().upload_chunk_size {
+                Some(chunk) if chunk > 0 => {
+                    self.upload_chunked(session, src, loc, chunk, progress)
+                        .await
+                }
+                _ => self.upload_monolithic(session, src, loc, progress).await,
+            };
+            match sent {
+                Ok(()) => return Ok(BlobPushed::Uploaded),
+                // A broken connection: start a fresh upload session, as Docker does.
+                Err(e @ ClientError::Http { .. }) if failures < self.config().max_retries => {
+                    failures += 1;
+                    tracing::warn!(digest = %d, error = %e, "blob upload broke; retrying");
+                    progress(Progress::Layer {
+                        id: short_id(d),
+                        event: LayerEvent::Retrying { seconds: 1 },
+                    });
+                    tokio::time::sleep(std::time::Duration::from_millis(200 << failures.min(5)))
+                        .await;
+                }
+                Err(e) => return Err(e),
             }
         }
-        Ok(BlobPushed::Uploaded)
     }
 
     async fn start_upload(&self, session: &Session) -> Result<String, ClientError> {

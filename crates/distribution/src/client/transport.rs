@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -119,17 +120,34 @@ pub struct Endpoint {
     pub challenge: Challenge,
 }
 
-/// An authorized connection to one repository of one registry.
-#[derive(Debug, Clone)]
+/// An authorized connection to one repository of one registry. Clones share the
+/// authorization, so a token renewed by one transfer serves the others.
+#[derive(Clone)]
 pub struct Session {
     /// The endpoint.
     pub endpoint: Endpoint,
     /// The repository path (`library/busybox`).
     pub repo: String,
-    /// The `Authorization` value, if any.
-    pub auth: Option<HeaderValue>,
     /// The reference domain, for messages.
     pub domain: String,
+    auth: Arc<Mutex<Option<HeaderValue>>>,
+    renewal: Option<Arc<Renewal>>,
+}
+
+/// What a session needs to fetch a new bearer token when the old one expires mid-pull.
+struct Renewal {
+    client: Client,
+    scopes: Vec<String>,
+    creds: Option<AuthConfig>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("base", &self.endpoint.base)
+            .field("repo", &self.repo)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -149,46 +167,81 @@ impl Session {
         }
     }
 
-    /// A request with the session's authorization.
+    /// A request on this session's client; [`Session::send`] adds the authorization.
     pub fn request(&self, method: Method, url: &str) -> RequestBuilder {
-        let rb = self.endpoint.http.request(method, url);
-        match &self.auth {
-            Some(a) => rb.header(reqwest::header::AUTHORIZATION, a.clone()),
-            None => rb,
-        }
+        self.endpoint.http.request(method, url)
     }
 
-    /// Sends and maps transport failures and 401s to errors; other statuses are returned.
+    fn current_auth(&self) -> Option<HeaderValue> {
+        self.auth.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Sends with the session's authorization. A 401 on a bearer session renews the token
+    /// once and resends (requests with streaming bodies cannot be resent); other 401s and
+    /// transport failures become errors, other statuses are returned.
     pub async fn send(
         &self,
         op: &'static str,
         rb: RequestBuilder,
     ) -> Result<Response, ClientError> {
+        let again = rb.try_clone();
+        let resp = self.execute(op, rb).await?;
+        if !is_denied(resp.status()) {
+            return Ok(resp);
+        }
+        let (Some(rb), Some(renewal)) = (again, &self.renewal) else {
+            return Err(self.unauthorized(resp).await);
+        };
+        let auth = renewal
+            .client
+            .authorization_fresh(
+                &self.endpoint,
+                &self.domain,
+                &renewal.scopes,
+                renewal.creds.as_ref(),
+            )
+            .await?;
+        *self.auth.lock().unwrap_or_else(|p| p.into_inner()) = auth;
+        let resp = self.execute(op, rb).await?;
+        if is_denied(resp.status()) {
+            return Err(self.unauthorized(resp).await);
+        }
+        Ok(resp)
+    }
+
+    async fn execute(&self, op: &'static str, rb: RequestBuilder) -> Result<Response, ClientError> {
+        let rb = match self.current_auth() {
+            Some(a) => rb.header(reqwest::header::AUTHORIZATION, a),
+            None => rb,
+        };
         let req = rb.build().map_err(|source| ClientError::Http {
             op,
             url: String::new(),
             source,
         })?;
         let url = req.url().to_string();
-        let resp = self
-            .endpoint
+        self.endpoint
             .http
             .execute(req)
             .await
-            .map_err(|source| ClientError::Http { op, url, source })?;
-        if resp.status() == StatusCode::UNAUTHORIZED || resp.status() == StatusCode::FORBIDDEN {
-            let body = resp.bytes().await.unwrap_or_default();
-            let mut message = describe_error_body(&body);
-            if message.is_empty() {
-                message = "unauthorized: authentication required".into();
-            }
-            return Err(ClientError::Unauthorized {
-                registry: self.domain.clone(),
-                message,
-            });
-        }
-        Ok(resp)
+            .map_err(|source| ClientError::Http { op, url, source })
     }
+
+    async fn unauthorized(&self, resp: Response) -> ClientError {
+        let body = resp.bytes().await.unwrap_or_default();
+        let mut message = describe_error_body(&body);
+        if message.is_empty() {
+            message = "unauthorized: authentication required".into();
+        }
+        ClientError::Unauthorized {
+            registry: self.domain.clone(),
+            message,
+        }
+    }
+}
+
+fn is_denied(s: StatusCode) -> bool {
+    s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN
 }
 
 /// Turns a non-success response into an error carrying the registry's message.
@@ -346,34 +399,88 @@ impl Client {
         extra_scopes: &[String],
         auth: Option<&AuthConfig>,
     ) -> Result<Session, ClientError> {
-        let host = wire_host(domain);
-        let endpoint = if actions == "pull" && host == "registry-1.docker.io" {
-            self.mirror_or(host).await?
-        } else {
-            self.endpoint(host).await?
-        };
+        let endpoint = self.endpoint(wire_host(domain)).await?;
         let creds = self.credentials(domain, auth).await?;
+        self.session_on(
+            endpoint,
+            domain,
+            repo,
+            actions,
+            extra_scopes,
+            creds.as_ref(),
+        )
+        .await
+    }
+
+    async fn session_on(
+        &self,
+        endpoint: Endpoint,
+        domain: &str,
+        repo: &str,
+        actions: &str,
+        extra_scopes: &[String],
+        creds: Option<&AuthConfig>,
+    ) -> Result<Session, ClientError> {
         let mut scopes = vec![format!("repository:{repo}:{actions}")];
         scopes.extend(extra_scopes.iter().cloned());
         let auth = self
-            .authorization(&endpoint, domain, &scopes, creds.as_ref())
+            .authorization(&endpoint, domain, &scopes, creds)
             .await?;
+        let renewal = matches!(endpoint.challenge, Challenge::Bearer { .. }).then(|| {
+            Arc::new(Renewal {
+                client: self.clone(),
+                scopes,
+                creds: creds.cloned(),
+            })
+        });
         Ok(Session {
             endpoint,
             repo: repo.to_string(),
-            auth,
+            auth: Arc::new(Mutex::new(auth)),
             domain: domain.to_string(),
+            renewal,
         })
     }
 
-    async fn mirror_or(&self, host: &str) -> Result<Endpoint, ClientError> {
+    /// The configured mirrors for a Docker Hub pull, as pull sessions; mirrors that cannot
+    /// be reached are skipped with a warning. Mirrors get their own credentials (from
+    /// docker's config), never Docker Hub's.
+    pub async fn mirror_sessions(&self, domain: &str, repo: &str) -> Vec<Session> {
+        if wire_host(domain) != "registry-1.docker.io" {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
         for m in self.inner.config.mirrors.clone() {
-            match self.endpoint(&m).await {
-                Ok(e) => return Ok(e),
+            let opened = async {
+                let endpoint = self.endpoint(&m).await?;
+                let creds = self.credentials(&normalize_server(&m), None).await?;
+                self.session_on(endpoint, domain, repo, "pull", &[], creds.as_ref())
+                    .await
+            };
+            match opened.await {
+                Ok(s) => out.push(s),
                 Err(e) => tracing::warn!(mirror = %m, error = %e, "registry mirror unavailable"),
             }
         }
-        self.endpoint(host).await
+        out
+    }
+
+    /// Like [`Client::authorization`], bypassing the token cache (the cached token was
+    /// refused).
+    async fn authorization_fresh(
+        &self,
+        endpoint: &Endpoint,
+        domain: &str,
+        scopes: &[String],
+        creds: Option<&AuthConfig>,
+    ) -> Result<Option<HeaderValue>, ClientError> {
+        let wanted = scopes.join(" ");
+        self.inner
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, _| !k.contains(&wanted));
+        self.authorization(endpoint, domain, scopes, creds).await
     }
 
     /// The `Authorization` header for `scopes` under the endpoint's challenge.

@@ -15,7 +15,12 @@ pub struct GcReport {
     pub blobs_removed: Vec<Digest>,
     /// Bytes freed.
     pub bytes_freed: u64,
+    /// Abandoned upload sessions removed (untouched for a day).
+    pub uploads_removed: usize,
 }
+
+/// Upload sessions older than this are abandoned.
+pub const STALE_UPLOAD_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Deletes every blob no manifest references; `dry_run` only reports.
 pub fn collect_garbage(s: &Storage, dry_run: bool) -> Result<GcReport, StorageError> {
@@ -32,6 +37,7 @@ pub fn collect_garbage(s: &Storage, dry_run: bool) -> Result<GcReport, StorageEr
         report.blobs_removed.push(d);
     }
     if !dry_run {
+        report.uploads_removed = s.remove_stale_uploads(STALE_UPLOAD_AGE)?;
         for repo in s.repositories()? {
             for l in s.layers(&repo)? {
                 if !marked.contains(&l) {

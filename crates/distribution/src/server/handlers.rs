@@ -606,6 +606,7 @@ async fn put_manifest(reg: &Registry, name: String, r: String, req: Request) -> 
     let parsed = parse_manifest(&mt, &body)?;
     let s = reg.storage.clone();
     let (n2, d2, mt2) = (name.clone(), digest.clone(), mt.clone());
+    let subject = parsed.subject.as_ref().map(|d| d.digest.to_string());
     let missing =
         blocking(move || store_manifest(&s, &n2, &d2, &mt2, &body, &parsed, tag.as_deref()))
             .await?;
@@ -613,6 +614,9 @@ async fn put_manifest(reg: &Registry, name: String, r: String, req: Request) -> 
         return Err(e);
     }
     let mut resp = StatusCode::CREATED.into_response();
+    if let Some(subject) = subject {
+        set(&mut resp, "OCI-Subject", &subject);
+    }
     set(
         &mut resp,
         "Location",

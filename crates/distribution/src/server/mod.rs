@@ -74,6 +74,7 @@ impl Registry {
 }
 
 async fn dispatch(State(reg): State<Registry>, req: Request) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
     let mut resp = if authorized(&reg, &req) {
         handlers::handle(reg, req)
             .await
@@ -85,6 +86,7 @@ async fn dispatch(State(reg): State<Registry>, req: Request) -> Response {
         "Docker-Distribution-API-Version",
         HeaderValue::from_static("registry/2.0"),
     );
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), "registry request");
     resp
 }
 

@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 use berth_oci::{Descriptor, Digest, Digester, ErrorKind};
 
+use super::routes::valid_tag;
+
 /// A storage failure, naming what was being done to which path.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -240,8 +242,9 @@ impl Storage {
         Ok(was)
     }
 
-    /// Points tag `tag` of repository `name` at manifest `d`.
+    /// Points tag `tag` of repository `name` at manifest `d`; callers validate the tag.
     pub fn set_tag(&self, name: &str, tag: &str, d: &Digest) -> Result<(), StorageError> {
+        debug_assert!(valid_tag(tag));
         write_atomic(
             &self.repo_dir(name).join("_tags").join(tag),
             d.to_string().as_bytes(),
@@ -250,6 +253,9 @@ impl Storage {
 
     /// The manifest tag `tag` points at, `None` when there is no such tag.
     pub fn tag_digest(&self, name: &str, tag: &str) -> Result<Option<Digest>, StorageError> {
+        if !valid_tag(tag) {
+            return Ok(None);
+        }
         let p = self.repo_dir(name).join("_tags").join(tag);
         match fs::read_to_string(&p) {
             Ok(s) => Ok(Digest::parse(s.trim()).ok()),
@@ -260,6 +266,9 @@ impl Storage {
 
     /// Removes tag `tag`; returns whether it existed.
     pub fn delete_tag(&self, name: &str, tag: &str) -> Result<bool, StorageError> {
+        if !valid_tag(tag) {
+            return Ok(false);
+        }
         let p = self.repo_dir(name).join("_tags").join(tag);
         let was = p.exists();
         remove_file_if_present(&p)?;
@@ -371,6 +380,25 @@ impl Storage {
         let data = dir.join("data");
         let size = fs::metadata(&data).map_err(|_| unknown())?.len();
         Ok((data, size))
+    }
+
+    /// Removes upload sessions untouched for longer than `age`; returns how many.
+    pub fn remove_stale_uploads(&self, age: std::time::Duration) -> Result<usize, StorageError> {
+        let dir = self.root.join("uploads");
+        let mut n = 0;
+        for e in fs::read_dir(&dir).map_err(io_err("read", &dir))? {
+            let e = e.map_err(io_err("read", &dir))?;
+            let data = e.path().join("data");
+            let touched = fs::metadata(&data)
+                .or_else(|_| e.metadata())
+                .and_then(|m| m.modified())
+                .map_err(io_err("stat", &data))?;
+            if touched.elapsed().unwrap_or_default() > age {
+                fs::remove_dir_all(e.path()).map_err(io_err("remove", &e.path()))?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Removes upload `uuid`.
