@@ -2,7 +2,11 @@
 # Installs every system package berth's build, tests and demo need on a fresh Debian machine.
 # Idempotent: packages already present are not reinstalled.
 set -euo pipefail
-pkgs=(busybox-static libseccomp-dev pkg-config iproute2 procps util-linux e2fsprogs)
+pkgs=(busybox-static libseccomp-dev pkg-config iproute2 procps util-linux e2fsprogs tar openssl)
+# The peers the interop tests run against (they skip with a message when a peer is missing).
+if [ "${BERTH_SKIP_INTEROP:-}" != 1 ]; then
+    pkgs+=(docker.io docker-registry skopeo)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

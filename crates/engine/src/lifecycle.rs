@@ -223,7 +223,10 @@ impl Engine {
             }
         }
         if let Err(e) = client.call(&Request::Start).await {
-            let _ = client.call(&Request::Delete).await;
+            if client.call(&Request::Delete).await.is_err() {
+                self.delete_without_shim(&rec.id).await;
+            }
+            let _ = std::fs::remove_dir_all(&shim_dir);
             return Err(create_failure(&e));
         }
         Ok(pid)
@@ -260,6 +263,14 @@ impl Engine {
             stdin_once: rec.config.stdin_once.unwrap_or(false),
             cgroup_path: Some(cgroup),
         }
+    }
+
+    /// Removes a container from the runtime when its shim is gone (it crashed): kills what
+    /// is left and removes the cgroup and runtime state, so nothing leaks.
+    pub(crate) async fn delete_without_shim(&self, id: &str) {
+        let runtime = berth_runtime::Runtime::new(self.runtime_root());
+        let id = id.to_string();
+        let _ = tokio::task::spawn_blocking(move || runtime.delete(&id, true)).await;
     }
 
     /// A client for the container's shim.

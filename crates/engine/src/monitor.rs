@@ -59,7 +59,9 @@ impl Engine {
         rec.state.oom_killed = exit.oom_killed;
         rec.state.finished_at = exit.finished_at.clone();
         rec.state.pid = 0;
-        let _ = self.shim(&rec.id).call(&Request::Delete).await;
+        if self.shim(&rec.id).call(&Request::Delete).await.is_err() {
+            self.delete_without_shim(&rec.id).await;
+        }
         let _ = std::fs::remove_dir_all(self.shim_dir(&rec.id));
         let _ = self.inner.images.unmount_rootfs(&c.dir).await;
         if let Err(e) = c.commit(&rec) {

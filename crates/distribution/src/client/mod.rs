@@ -20,8 +20,8 @@ use rustls::pki_types::CertificateDer;
 pub use credentials::{AuthConfig, CredentialsError, DockerConfig};
 pub use error::ClientError;
 pub use progress::{LayerEvent, Progress, ProgressSink};
-pub use pull::{PullOptions, PullOutcome};
-pub use push::{PushOptions, PushOutcome};
+pub use pull::{FetchedManifest, PullOptions, PullOutcome};
+pub use push::{BlobPushed, BlobSource, PushOptions, PushOutcome};
 
 /// Where per-registry CA certificates live by default (as Docker's `/etc/docker/certs.d`).
 pub const DEFAULT_CERTS_DIR: &str = "/etc/berth/certs.d";
