@@ -5,7 +5,8 @@
 # shellcheck shell=bash
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bin=$bench_root/target/release
+# BERTH_BIN=DIR uses prebuilt berth, berthd and berth-shim from DIR and skips the build.
+bin=${BERTH_BIN:-$bench_root/target/release}
 docker_cli=/usr/local/bin/docker
 [ -x "$docker_cli" ] || docker_cli=$(command -v docker || echo docker)
 
@@ -37,6 +38,7 @@ ensure_pkgs() {
 }
 
 build_berth() {
+    [ -z "${BERTH_BIN:-}" ] || { echo "bench: using prebuilt binaries in $BERTH_BIN"; return; }
     echo "bench: building release binaries (cargo build --release --bins)"
     (cd "$bench_root" && cargo build --release --bins >/dev/null)
 }

@@ -37,6 +37,10 @@ fn run_prints_output_and_propagates_exit_codes() {
         "{}",
         stderr(&out)
     );
+    let out = d.docker(&["run", "--rm", "nosuchimage", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("Unable to find image 'nosuchimage:latest' locally"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("registry support is not available yet"), "{}", stderr(&out));
     let mut child = d
         .docker_cmd(&["run", "-i", "--rm", "busybox", "cat"])
         .stdin(Stdio::piped())

@@ -68,7 +68,12 @@ impl Container {
 
     /// Persists `rec` and publishes its state to waiters.
     pub fn commit(&self, rec: &ContainerRecord) -> std::io::Result<()> {
-        let r = record::save(&self.dir, rec);
+        self.commit_with(rec, true)
+    }
+
+    /// Like [`Container::commit`]; `durable` = false skips the fsync (transient states).
+    pub fn commit_with(&self, rec: &ContainerRecord, durable: bool) -> std::io::Result<()> {
+        let r = record::save_with(&self.dir, rec, durable);
         self.watch.send_modify(|s| {
             s.status = rec.state.status;
             s.exit_code = rec.state.exit_code;

@@ -187,6 +187,25 @@ impl Images {
         }
     }
 
+    /// Removes writable layers whose container has no record any more (a crash between the
+    /// record's removal and the layer's).
+    pub async fn remove_orphan_rootfs(&self, known: Vec<String>) {
+        let orphans = self
+            .blocking(move |s| {
+                Ok(s.rootfs_users()?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .filter(|id| !known.contains(id))
+                    .collect::<Vec<_>>())
+            })
+            .await
+            .unwrap_or_default();
+        for id in orphans {
+            tracing::info!(container = %id, "removing an orphaned writable layer");
+            let _ = self.remove_rootfs(&id).await;
+        }
+    }
+
     /// The upper directory of a container's layer and the changes in it (`docker diff`).
     pub async fn changes(&self, key: &str) -> ApiResult<Vec<berth_image::Change>> {
         let key = key.to_string();

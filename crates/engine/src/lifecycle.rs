@@ -170,12 +170,14 @@ impl Engine {
             exit_code: 128,
             error: e,
         };
+        tracing::debug!(container = %rec.id, "starting");
         let rootfs = self
             .inner
             .images
             .mount_rootfs(&rec.snapshot_key, &c.dir)
             .await
             .map_err(fail)?;
+        tracing::debug!(container = %rec.id, "rootfs mounted");
         let cgroups_path = format!("/berth/{}", rec.id);
         let built = spec::build(&SpecInputs {
             record: rec,
@@ -211,6 +213,7 @@ impl Engine {
                 return Err(create_failure(&e));
             }
         };
+        tracing::debug!(container = %rec.id, pid, "shim ready");
         let client = self.shim(&rec.id);
         let pending: Vec<_> = c
             .pending
@@ -506,16 +509,17 @@ impl Engine {
             return Ok(());
         }
         rec.state.status = Status::Removing;
-        let _ = c.commit(&rec);
-        let _ = self.shim(&rec.id).call(&Request::Delete).await;
-        let _ = std::fs::remove_dir_all(self.shim_dir(&rec.id));
+        // Losing this state in a power cut only means the removal is not finished at boot.
+        let _ = c.commit_with(&rec, false);
+        let shim_dir = self.shim_dir(&rec.id);
+        if shim_dir.exists() {
+            let _ = self.shim(&rec.id).call(&Request::Delete).await;
+            let _ = std::fs::remove_dir_all(&shim_dir);
+        }
         if let Err(e) = self.inner.images.unmount_rootfs(&c.dir).await {
             rec.state.status = Status::Dead;
             let _ = c.commit(&rec);
             return Err(e);
-        }
-        if let Err(e) = self.inner.images.remove_rootfs(&rec.snapshot_key).await {
-            tracing::warn!(container = %rec.id, "removing the rootfs: {}", e.message);
         }
         let _ = std::fs::remove_dir_all(&c.dir);
         if let Ok(mut index) = self.inner.containers.lock() {
@@ -526,6 +530,12 @@ impl Engine {
         }
         self.emit_container("destroy", &rec, HashMap::new());
         c.note_removed();
+        // The writable layer goes last: waiters (`run --rm`) need not wait for the store's
+        // transaction; a crash here leaves an orphan layer that the next start removes.
+        if let Err(e) = self.inner.images.remove_rootfs(&rec.snapshot_key).await {
+            tracing::warn!(container = %rec.id, "removing the rootfs: {}", e.message);
+        }
+        tracing::debug!(container = %rec.id, "removed");
         Ok(())
     }
 

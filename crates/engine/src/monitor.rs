@@ -50,6 +50,7 @@ pub(crate) async fn collect_exit(engine: &Engine, id: &str) -> ExitRecord {
 impl Engine {
     /// Records an exit and decides what happens next.
     pub(crate) async fn handle_exit(&self, c: &Arc<Container>, exit: ExitRecord) {
+        tracing::debug!(container = %c.id, code = exit.exit_code, "exit collected");
         let mut rec = c.lock().await;
         if !rec.state.status.is_live() {
             return;
@@ -64,7 +65,11 @@ impl Engine {
         }
         let _ = std::fs::remove_dir_all(self.shim_dir(&rec.id));
         let _ = self.inner.images.unmount_rootfs(&c.dir).await;
-        if let Err(e) = c.commit(&rec) {
+        tracing::debug!(container = %rec.id, "shim deleted, rootfs unmounted");
+        // An auto-removed container's exit only needs to survive until its removal just below:
+        // skip the fsync (the slowest step of `run --rm` on a disk).
+        let durable = !rec.host_config.auto_remove.unwrap_or(false);
+        if let Err(e) = c.commit_with(&rec, durable) {
             tracing::error!(container = %rec.id, "saving the exit: {e}");
         }
         if exit.oom_killed {

@@ -78,21 +78,25 @@ impl ContainerRecord {
     }
 }
 
-/// Writes `bytes` to `path` atomically (temp file, fsync, rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path` atomically (temp file, rename); with `durable` the data is
+/// fsynced first so it survives a power loss, not only a crash of the daemon.
+pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = std::path::PathBuf::from(tmp);
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
-    f.sync_all()?;
+    if durable {
+        f.sync_all()?;
+    }
     std::fs::rename(&tmp, path)
 }
 
-/// Persists `record` into `dir/config.v2.json`.
-pub fn save(dir: &Path, record: &ContainerRecord) -> std::io::Result<()> {
+/// Persists `record` into `dir/config.v2.json`; `durable` = false for transient states whose
+/// loss only repeats work.
+pub fn save_with(dir: &Path, record: &ContainerRecord, durable: bool) -> std::io::Result<()> {
     let bytes = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
-    write_atomic(&dir.join(RECORD_FILE), &bytes)
+    write_atomic(&dir.join(RECORD_FILE), &bytes, durable)
 }
 
 /// Reads `dir/config.v2.json`.

@@ -31,6 +31,8 @@ impl Engine {
                 index.insert(&name, c);
             }
         }
+        let known: Vec<String> = loaded.iter().map(|c| c.id.clone()).collect();
+        self.inner.images.remove_orphan_rootfs(known).await;
         for c in loaded {
             self.restore_one(c).await;
         }

@@ -157,7 +157,10 @@ pub fn apply(caps: &LinuxCapabilities) -> Result<(), CapabilityError> {
         permitted,
         inheritable,
     })?;
-    set_ambient(ambient)
+    // The kernel only lets a capability into the ambient set when it is both permitted and
+    // inheritable. Specs written by `runc spec` (and by containerd) list ambient capabilities
+    // without inheritable ones; like runc, skip those instead of failing the start.
+    set_ambient(ambient & permitted & inheritable)
 }
 
 /// Whether the bounding set still holds capability `index` (PR_CAPBSET_READ).

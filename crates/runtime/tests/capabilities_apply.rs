@@ -92,6 +92,38 @@ fn ambient_capabilities_survive_a_switch_to_non_root() {
 }
 
 #[test]
+fn ambient_capabilities_without_inheritable_are_skipped_like_runc() {
+    if !require_root() {
+        return;
+    }
+    // `runc spec` writes ambient capabilities but no inheritable set; the kernel refuses to raise
+    // those, and the container must still start with its other sets applied.
+    let set: Capabilities = [Capability::NetBindService, Capability::Kill]
+        .into_iter()
+        .collect();
+    let mut caps = LinuxCapabilities::default();
+    caps.set_bounding(Some(set.clone()))
+        .set_effective(Some(set.clone()))
+        .set_permitted(Some(set.clone()))
+        .set_inheritable(Some(Capabilities::new()))
+        .set_ambient(Some(set));
+    let verdict = in_forked_child(|| {
+        capabilities::apply(&caps).map_err(|e| e.to_string())?;
+        let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
+        let want = 1u64 << 10 | 1 << 5;
+        let got = (
+            status_mask(&status, "CapEff:")?,
+            status_mask(&status, "CapAmb:")?,
+        );
+        if got != (want, 0) {
+            return Err(format!("eff/amb = {got:x?}, want {:x?}", (want, 0)));
+        }
+        Ok(())
+    });
+    assert_eq!(verdict, Ok(()));
+}
+
+#[test]
 fn unavailable_names_what_the_host_lacks() -> anyhow::Result<()> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     let bounding = status_mask(&status, "CapBnd:").map_err(anyhow::Error::msg)?;
