@@ -33,7 +33,7 @@ P=$(podman_cmd)
 "$bench_root/scripts/busybox-image.sh" "$work/busybox.tar" busybox:latest >/dev/null
 $B load -i "$work/busybox.tar" >/dev/null
 $D load -i "$work/busybox.tar" >/dev/null
-$P load -i "$work/busybox.tar" >/dev/null
+$P load -q -i "$work/busybox.tar" >/dev/null
 
 # Idle memory before any container ran.
 read -r b_rss b_pss < <(rss_pss "$berthd_pid")
@@ -63,8 +63,8 @@ hf "run --rm true" "$runs" 3 \
     -n "podman --network none" "$P run --rm --network none busybox true"
 
 # start50 CLI [RUN-FLAGS]: 50 detached sleepers; clear CLI [RM-FLAGS]: remove every container.
-start50() { echo "for i in \$(seq 50); do $1 run -d $2 busybox sleep 300 >/dev/null || exit 1; done"; }
-clear_all() { echo "ids=\$($1 ps -aq); [ -z \"\$ids\" ] || $1 rm -f $2 \$ids >/dev/null"; }
+start50() { echo "for i in \$(seq 50); do $1 run -d ${2:-} busybox sleep 300 >/dev/null || exit 1; done"; }
+clear_all() { echo "ids=\$($1 ps -aq); [ -z \"\$ids\" ] || $1 rm -f ${2:-} \$ids >/dev/null"; }
 
 hf "50x run -d sleep" "$heavy_runs" 0 \
     --prepare "$(clear_all "$B")" -n berth "$(start50 "$B")" \

@@ -39,8 +39,16 @@ fn run_prints_output_and_propagates_exit_codes() {
     );
     let out = d.docker(&["run", "--rm", "nosuchimage", "true"]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(stderr(&out).contains("Unable to find image 'nosuchimage:latest' locally"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("registry support is not available yet"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Unable to find image 'nosuchimage:latest' locally"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("registry support is not available yet"),
+        "{}",
+        stderr(&out)
+    );
     let mut child = d
         .docker_cmd(&["run", "-i", "--rm", "busybox", "cat"])
         .stdin(Stdio::piped())
@@ -579,4 +587,44 @@ fn init_runs_the_command_under_tini() {
         "{out}"
     );
     assert_ne!(lines.next(), Some("1"));
+}
+
+#[test]
+fn update_changes_limits_of_a_running_container() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let id = d
+        .ok(&["run", "-d", "--memory", "64m", "busybox", "sleep", "60"])
+        .trim()
+        .to_string();
+    let limit = || {
+        std::fs::read_to_string(format!(
+            "/sys/fs/cgroup/memory/berth/{id}/memory.limit_in_bytes"
+        ))
+        .unwrap_or_default()
+    };
+    assert_eq!(limit().trim(), (64u64 << 20).to_string());
+    d.ok(&[
+        "update",
+        "--memory",
+        "32m",
+        "--memory-swap",
+        "64m",
+        "--restart",
+        "always",
+        &id,
+    ]);
+    assert_eq!(limit().trim(), (32u64 << 20).to_string());
+    assert_eq!(
+        inspect(
+            &d,
+            &id,
+            "{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}"
+        ),
+        format!("{} always", 32u64 << 20)
+    );
+    d.ok(&["rm", "-f", &id]);
+    d.assert_no_leaks(&[id]);
 }

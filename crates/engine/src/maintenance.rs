@@ -1,5 +1,5 @@
-//! Container housekeeping: `docker update` (resources and restart policy), `docker container
-//! prune`, and `docker commit`.
+//! Container housekeeping: `docker update` (resources, applied live through the shim, and the
+//! restart policy), `docker container prune`, and `docker commit`.
 
 use crate::Engine;
 use crate::status::Status;
@@ -10,7 +10,7 @@ use berth_api::container::{
 use berth_api::{ApiError, ApiResult, Filters};
 
 impl Engine {
-    /// Updates resources and the restart policy; resources apply from the next start.
+    /// Updates resources (live when running) and the restart policy.
     pub async fn update(&self, name: &str, update: UpdateBody) -> ApiResult<UpdateResponse> {
         let c = self.lookup(name)?;
         let mut rec = c.lock().await;
@@ -35,11 +35,20 @@ impl Engine {
         if let Some(p) = update.restart_policy {
             rec.host_config.restart_policy = Some(p);
         }
-        let mut warnings = Vec::new();
         if rec.state.status.is_live() {
-            warnings
-                .push("resource changes take effect when the container next starts".to_string());
+            let value = crate::spec::resources(&rec.host_config);
+            let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(value)
+                .map_err(|e| ApiError::internal(format!("resources: {e}")))?;
+            self.shim(&rec.id)
+                .call(&berth_shim::protocol::Request::Update {
+                    resources: Box::new(resources),
+                })
+                .await
+                .map_err(|e| {
+                    ApiError::new(e.kind(), format!("Cannot update container {}: {e}", rec.id))
+                })?;
         }
+        let warnings = Vec::new();
         c.commit(&rec)
             .map_err(|e| ApiError::internal(format!("saving the container: {e}")))?;
         self.emit_container("update", &rec, Default::default());

@@ -287,7 +287,8 @@ fn namespaces(hc: &HostConfig) -> Vec<Value> {
     ns
 }
 
-fn resources(hc: &HostConfig) -> Value {
+/// linux.resources for a host config (also used by `docker update` on a running container).
+pub fn resources(hc: &HostConfig) -> Value {
     let r = &hc.resources;
     let mut memory = serde_json::Map::new();
     if let Some(m) = r.memory.filter(|m| *m > 0) {

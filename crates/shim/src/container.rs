@@ -114,6 +114,18 @@ impl Container {
         self.runtime.ps(&self.id).map_err(reply)
     }
 
+    /// Applies new cgroup limits to the running container.
+    pub fn update(&self, resources: &oci_spec::runtime::LinuxResources) -> Result<(), Reply> {
+        let Some(path) = &self.cgroup_path else {
+            return Err(Reply::error("Conflict", "the container has no cgroup"));
+        };
+        let layout = berth_runtime::cgroups::Layout::detect()
+            .map_err(|e| Reply::error("Internal", e.to_string()))?;
+        berth_runtime::cgroups::Cgroup::new(layout, path)
+            .apply(resources)
+            .map_err(|e| Reply::error("InvalidArgument", format!("updating the cgroup: {e}")))
+    }
+
     /// Whether the cgroup's OOM killer has killed anything.
     pub fn oom_killed(&self) -> bool {
         let Some(path) = &self.cgroup_path else {

@@ -79,6 +79,11 @@ pub enum Request {
         #[serde(default)]
         exec_id: Option<String>,
     },
+    /// Change the container's cgroup limits while it runs (`docker update`).
+    Update {
+        /// The new limits (OCI linux.resources).
+        resources: Box<oci_spec::runtime::LinuxResources>,
+    },
     /// Freeze the container.
     Pause,
     /// Thaw the container.

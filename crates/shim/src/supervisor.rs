@@ -623,6 +623,7 @@ impl Shim {
             }
             Request::CloseStdin { exec_id } => self.close_stdin(exec_id),
             Request::Wait { exec_id } => return self.wait(i, exec_id),
+            Request::Update { resources } => result(self.container.update(&resources)),
             Request::Pause => result(self.container.pause()),
             Request::Resume => result(self.container.resume()),
             Request::Stats => match self.container.stats() {
