@@ -1149,7 +1149,6 @@ fn diff_of_a_replaced_directory_is_opaque() -> Result<()> {
     Ok(())
 }
 
-
 #[test]
 fn rootfs_size_counts_written_bytes() -> Result<()> {
     if !require_root() {
