@@ -113,7 +113,16 @@ impl Engine {
             return Err(ApiError::not_running(&rec.id));
         }
         let tty = ex.body.tty.unwrap_or(false) || body.tty;
-        let process = self.exec_process(&rec.id, &ex.body, tty)?;
+        let mut process = self.exec_process(&rec.id, &ex.body, tty)?;
+        let size = body
+            .console_size
+            .as_deref()
+            .or(ex.body.console_size.as_deref());
+        if let Some(size) =
+            crate::spec::console_size(tty, size).and_then(|v| serde_json::from_value(v).ok())
+        {
+            process.set_console_size(Some(size));
+        }
         let stdin = ex.body.attach_stdin.unwrap_or(false) && !body.detach;
         let attach = !body.detach;
         ex.set(|s| {

@@ -138,9 +138,22 @@ pub fn build(inputs: &SpecInputs<'_>) -> Result<BuiltSpec, SpecError> {
         "mounts": mounts,
         "linux": linux,
     });
+    let mut spec = spec;
+    if let Some(size) = console_size(r.tty(), hc.console_size.as_deref()) {
+        spec["process"]["consoleSize"] = size;
+    }
     let spec: Spec =
         serde_json::from_value(spec).map_err(|e| SpecError::Internal(e.to_string()))?;
     Ok(BuiltSpec { spec, warnings })
+}
+
+/// The terminal's initial size (`ConsoleSize` is `[height, width]`), so the first program
+/// sees the client's size before any resize request arrives.
+pub fn console_size(tty: bool, size: Option<&[u32]>) -> Option<Value> {
+    match size {
+        Some([h, w]) if tty && *h > 0 && *w > 0 => Some(json!({"height": h, "width": w})),
+        _ => None,
+    }
 }
 
 fn strs(s: &[&str]) -> Vec<String> {
