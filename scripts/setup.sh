@@ -2,7 +2,7 @@
 # Installs every system package berth's build, tests and demo need on a fresh Debian machine.
 # Idempotent: packages already present are not reinstalled.
 set -euo pipefail
-pkgs=(busybox-static libseccomp-dev pkg-config iproute2 procps util-linux e2fsprogs tar openssl)
+pkgs=(busybox-static libseccomp-dev pkg-config iproute2 procps util-linux e2fsprogs tar openssl tini)
 # The peers the interop tests run against (they skip with a message when a peer is missing).
 if [ "${BERTH_SKIP_INTEROP:-}" != 1 ]; then
     pkgs+=(docker.io docker-registry skopeo)

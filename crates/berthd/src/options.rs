@@ -1,5 +1,6 @@
 //! berthd's flags, merged with daemon.json (Docker's keys where they mean the same; flags win).
 
+use berth_engine::RegistryConfig;
 use clap::Parser;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -44,6 +45,40 @@ struct FileConfig {
     pidfile: Option<PathBuf>,
     live_restore: Option<bool>,
     default_ulimits: Option<serde_json::Value>,
+    insecure_registries: Vec<String>,
+    registry_mirrors: Vec<String>,
+    max_concurrent_downloads: Option<usize>,
+    max_concurrent_uploads: Option<usize>,
+}
+
+impl FileConfig {
+    /// The shared registry client's settings: Docker's defaults, then daemon.json's keys.
+    fn registry(&self) -> anyhow::Result<RegistryConfig> {
+        let mut cfg = RegistryConfig {
+            insecure_registries: self.insecure_registries.clone(),
+            mirrors: self.registry_mirrors.clone(),
+            ..RegistryConfig::default()
+        };
+        for (key, value, slot) in [
+            (
+                "max-concurrent-downloads",
+                self.max_concurrent_downloads,
+                &mut cfg.max_concurrent_downloads,
+            ),
+            (
+                "max-concurrent-uploads",
+                self.max_concurrent_uploads,
+                &mut cfg.max_concurrent_uploads,
+            ),
+        ] {
+            match value {
+                Some(0) => anyhow::bail!("{key} must be a positive number"),
+                Some(n) => *slot = n,
+                None => {}
+            }
+        }
+        Ok(cfg)
+    }
 }
 
 /// The daemon's effective settings.
@@ -61,6 +96,8 @@ pub struct Options {
     pub log_level: String,
     /// Default json-file options.
     pub log_opts: HashMap<String, String>,
+    /// The registry client's settings.
+    pub registry: RegistryConfig,
 }
 
 impl Options {
@@ -79,7 +116,8 @@ impl Options {
                 file.log_driver
             );
         }
-        let _ = (file.live_restore, file.default_ulimits);
+        let _ = (&file.live_restore, &file.default_ulimits);
+        let registry = file.registry()?;
         let exec_root = flags
             .exec_root
             .or(file.exec_root)
@@ -108,6 +146,31 @@ impl Options {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".into()),
             log_opts: file.log_opts,
+            registry,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_keys_reach_the_client_config() -> anyhow::Result<()> {
+        let file: FileConfig = serde_json::from_str(
+            r#"{"insecure-registries":["reg.local:5000"],"registry-mirrors":["https://m.example"],
+                "max-concurrent-downloads":7,"max-concurrent-uploads":2}"#,
+        )?;
+        let cfg = file.registry()?;
+        assert_eq!(cfg.insecure_registries, vec!["reg.local:5000".to_string()]);
+        assert_eq!(cfg.mirrors, vec!["https://m.example".to_string()]);
+        assert_eq!(cfg.max_concurrent_downloads, 7);
+        assert_eq!(cfg.max_concurrent_uploads, 2);
+        let defaults = FileConfig::default().registry()?;
+        assert_eq!(defaults.max_concurrent_downloads, 3);
+        assert_eq!(defaults.max_concurrent_uploads, 5);
+        let zero: FileConfig = serde_json::from_str(r#"{"max-concurrent-downloads":0}"#)?;
+        assert!(zero.registry().is_err());
+        Ok(())
     }
 }

@@ -28,6 +28,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", opts.pidfile.display()))?;
     let mut cfg = EngineConfig::new(opts.data_root.clone(), opts.exec_root.clone());
     cfg.log_opts = opts.log_opts.clone();
+    cfg.registry = opts.registry.clone();
     let engine = Engine::open(cfg).await.context("opening the engine")?;
     let listener = bind(&opts.socket)?;
     tracing::info!(socket = %opts.socket.display(), "berthd listening");

@@ -628,3 +628,202 @@ fn update_changes_limits_of_a_running_container() {
     d.ok(&["rm", "-f", &id]);
     d.assert_no_leaks(&[id]);
 }
+
+/// Attaches over the raw API with stdin, types `keys`, and returns whether the daemon closed
+/// the connection (ended the session) within a few seconds.
+fn attach_and_type(d: &Daemon, id: &str, keys: &[u8]) -> bool {
+    use std::io::Read;
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket())
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let req = format!(
+        "POST /v1.47/containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n\
+         Host: api\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+    );
+    s.write_all(req.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            other => panic!("reading head: {other:?} {head:?}"),
+        }
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
+    s.write_all(b"echo typed\n").unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(keys).unwrap_or_else(|e| panic!("{e}"));
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn detach_keys_leave_a_tty_container_running() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let id = d
+        .ok(&["run", "-dit", "busybox", "sh"])
+        .trim()
+        .to_string();
+    assert!(
+        attach_and_type(&d, &id, b"\x10\x11"),
+        "the session did not end on ctrl-p ctrl-q"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(inspect(&d, &id, "{{.State.Status}}"), "running");
+    assert_eq!(d.ok(&["exec", &id, "echo", "still"]), "still\n");
+    // A second session works and detaches too: the shell's stdin stayed open.
+    assert!(attach_and_type(&d, &id, b"\x10\x11"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(inspect(&d, &id, "{{.State.Status}}"), "running");
+    // Without a TTY and without StdinOnce (-di), a detach leaves stdin open as well.
+    let id2 = d.ok(&["run", "-di", "busybox", "sh"]).trim().to_string();
+    assert!(attach_and_type(&d, &id2, b"\x10\x11"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(inspect(&d, &id2, "{{.State.Status}}"), "running");
+    d.ok(&["rm", "-f", &id, &id2]);
+    d.assert_no_leaks(&[id, id2]);
+}
+
+#[test]
+fn long_exec_root_still_starts_containers() {
+    if !need_root() {
+        return;
+    }
+    // /tmp/bdXXXXXX/ is ~16 bytes; make the exec root ~100 bytes long.
+    let dir = format!("run-{}", "x".repeat(80));
+    let d = Daemon::start_with_exec_dir(&dir).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(d.exec_root().as_os_str().len() >= 100);
+    assert_eq!(d.ok(&["run", "--rm", "busybox", "echo", "long"]), "long\n");
+    let id = d.ok(&["run", "-d", "busybox", "sleep", "60"]).trim().to_string();
+    assert_eq!(d.ok(&["exec", &id, "echo", "in"]), "in\n");
+    // The daemon finds its shims again after a restart.
+    let mut d = d;
+    d.kill9();
+    d.spawn().unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(inspect(&d, &id, "{{.State.Status}}"), "running");
+    assert_eq!(d.ok(&["exec", &id, "echo", "again"]), "again\n");
+    d.ok(&["rm", "-f", &id]);
+    d.assert_no_leaks(&[id]);
+}
+
+#[test]
+fn run_rm_of_a_missing_command_does_not_hang() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    for _ in 0..3 {
+        let out = d
+            .docker_cmd(&["run", "--rm", "busybox", "nonexist"])
+            .stdin(Stdio::null())
+            .output_with_timeout(Duration::from_secs(20));
+        let out = out.unwrap_or_else(|| panic!("docker run --rm hung\n{}", common::tail(&d.log(), 30)));
+        assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(r#"exec: "nonexist": executable file not found in $PATH"#),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let ids = d.container_ids();
+    assert!(ids.is_empty(), "--rm left containers: {ids:?}");
+}
+
+#[test]
+fn events_container_filter_excludes_other_types() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let since = d.ok(&["version", "-f", "{{.Server.Os}}"]);
+    assert_eq!(since.trim(), "linux");
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.as_secs() - 1)
+        .unwrap_or(0);
+    d.ok(&["create", "--name", "evc", "busybox", "true"]);
+    d.ok(&["tag", "busybox", "evc:tagged"]);
+    d.ok(&["rm", "evc"]);
+    let until = (start + 1 + 5).to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    let args = |filter: &str| {
+        vec![
+            "events".to_string(),
+            "--since".to_string(),
+            start.to_string(),
+            "--until".to_string(),
+            until.clone(),
+            "--filter".to_string(),
+            filter.to_string(),
+            "--format".to_string(),
+            "{{.Type}} {{.Action}}".to_string(),
+        ]
+    };
+    let run = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        d.docker_cmd(&a)
+            .output_with_timeout(Duration::from_secs(20))
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_else(|| panic!("events hung"))
+    };
+    let got = run(args("container=evc"));
+    let lines: Vec<&str> = got.lines().collect();
+    assert!(lines.contains(&"container create"), "{got}");
+    assert!(lines.contains(&"container destroy"), "{got}");
+    assert!(lines.iter().all(|l| l.starts_with("container ")), "{got}");
+    let all = run(args("type=image"));
+    assert!(all.lines().any(|l| l == "image tag"), "{all}");
+}
+
+#[test]
+fn system_prune_all_removes_unused_images() {
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    d.ok(&["tag", "busybox", "other:1"]);
+    d.ok(&["run", "--rm", "busybox", "true"]);
+    assert!(!d.ok(&["images", "-q"]).trim().is_empty());
+    d.ok(&["system", "prune", "-af"]);
+    assert_eq!(d.ok(&["images", "-a", "-q"]).trim(), "");
+    // image prune -a as well, on a freshly loaded image.
+    let d2 = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    d2.ok(&["image", "prune", "-a", "-f"]);
+    assert_eq!(d2.ok(&["images", "-a", "-q"]).trim(), "");
+}
+
+/// Runs a command, killing it after `limit`; None when it had to be killed.
+trait OutputWithTimeout {
+    fn output_with_timeout(&mut self, limit: Duration) -> Option<std::process::Output>;
+}
+
+impl OutputWithTimeout for std::process::Command {
+    fn output_with_timeout(&mut self, limit: Duration) -> Option<std::process::Output> {
+        let mut child = self
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn: {e}"));
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return child.wait_with_output().ok();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+}

@@ -63,8 +63,9 @@ pub async fn connect(client: &ShimClient, p: PendingAttach) -> Result<(), ShimEr
     Ok(())
 }
 
-/// Pumps a shim stream: output frames to `out` (ending it at exit), `stdin` to the shim
-/// (shutting down our write side when the client closes stdin). `on_exit` runs before the
+/// Pumps a shim stream: output frames to `out` (ending it at exit or when the client goes away),
+/// `stdin` to the shim (shutting down our write side when the client's stdin ends; the shim
+/// closes the process's stdin only for StdinOnce containers without a TTY, and for execs). `on_exit` runs before the
 /// output channel closes, so exit codes are recorded before the client sees the end.
 pub fn pump(
     stream: ShimStream,
@@ -90,7 +91,16 @@ pub fn pump(
     });
     tokio::spawn(async move {
         let mut on_exit = Some(on_exit);
-        while let Ok(Some(frame)) = output.next().await {
+        loop {
+            // A detached or vanished client ends this session only; dropping the stream tells the
+            // shim, which keeps the process (and, without StdinOnce, its stdin) as it is.
+            let frame = tokio::select! {
+                frame = output.next() => frame,
+                () = out.closed() => break,
+            };
+            let Ok(Some(frame)) = frame else {
+                break;
+            };
             match frame {
                 Frame::Output(kind, data) => {
                     let kind = if kind == 2 {

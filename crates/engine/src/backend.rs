@@ -25,6 +25,10 @@ impl SystemBackend for Engine {
         Engine::info(self).await
     }
 
+    async fn auth(&self, config: AuthConfig) -> ApiResult<AuthResponse> {
+        self.login(config).await
+    }
+
     async fn disk_usage(
         &self,
         _opts: berth_api::system::DiskUsageOptions,
@@ -318,10 +322,7 @@ impl ImageBackend for Engine {
     }
 
     async fn image_pull(&self, opts: PullOptions) -> ApiResult<BoxStream<JsonMessage>> {
-        let _ = opts;
-        Err(ApiError::unavailable(
-            "registry support is not available yet",
-        ))
+        self.pull(opts).await
     }
 
     async fn image_import(
@@ -342,10 +343,7 @@ impl ImageBackend for Engine {
     }
 
     async fn image_push(&self, opts: PushOptions) -> ApiResult<BoxStream<JsonMessage>> {
-        let _ = opts;
-        Err(ApiError::unavailable(
-            "registry support is not available yet",
-        ))
+        self.push(opts).await
     }
 }
 

@@ -86,14 +86,14 @@ pub fn matches(e: &Event, filters: &Filters) -> bool {
         .get("name")
         .map(String::as_str)
         .unwrap_or("");
-    let object_ok = match e.kind.as_str() {
-        "container" => {
-            let c = filters.get("container");
-            c.is_empty()
-                || c.iter()
-                    .any(|w| w == name || e.actor.id.starts_with(w.as_str()))
-        }
-        _ => true,
+    // Docker matches `container=` against every event's actor (id or name, by prefix), so
+    // the filter also drops events of other types.
+    let object_ok = {
+        let c = filters.get("container");
+        c.is_empty()
+            || (e.kind == "container"
+                && c.iter()
+                    .any(|w| name.starts_with(w.as_str()) || e.actor.id.starts_with(w.as_str())))
     };
     let image_ok = {
         let wanted = filters.get("image");
@@ -116,4 +116,33 @@ pub fn matches(e: &Event, filters: &Filters) -> bool {
             None => e.actor.attributes.contains_key(l.as_str()),
         });
     any("type", &e.kind) && any("event", &e.action) && object_ok && image_ok && labels_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, id: &str, name: &str) -> Event {
+        let events = Events::default();
+        let mut attrs = HashMap::new();
+        attrs.insert("name".to_string(), name.to_string());
+        events.publish(kind, "create", id, attrs);
+        let (mut past, _) = events.subscribe(Some(0.0));
+        past.remove(0)
+    }
+
+    fn filters(key: &str, value: &str) -> Filters {
+        Filters(std::iter::once((key.to_string(), vec![value.to_string()])).collect())
+    }
+
+    #[test]
+    fn container_filter_drops_other_types() {
+        let f = filters("container", "web");
+        assert!(matches(&event("container", "abc123", "web"), &f));
+        assert!(matches(&event("container", "abc123", "other"), &filters("container", "abc")));
+        assert!(!matches(&event("container", "abc123", "other"), &f));
+        assert!(!matches(&event("image", "sha256:aa", "web"), &f));
+        assert!(!matches(&event("network", "web", "web"), &f));
+        assert!(matches(&event("image", "sha256:aa", "busybox"), &Filters::default()));
+    }
 }

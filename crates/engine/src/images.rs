@@ -66,6 +66,11 @@ impl Images {
         })
     }
 
+    /// The store itself, for the registry client (it runs its own blocking work).
+    pub(crate) fn store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> Result<T, berth_image::StoreError> + Send + 'static,

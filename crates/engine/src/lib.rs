@@ -18,6 +18,7 @@ mod monitor;
 mod names;
 mod queries;
 mod record;
+mod registry;
 mod restore;
 mod shim_client;
 mod signals;
@@ -27,6 +28,7 @@ mod status;
 mod system;
 mod user;
 
+pub use berth_distribution::ClientConfig as RegistryConfig;
 pub use status::Status;
 
 use crate::container::Container;
@@ -49,6 +51,9 @@ pub struct EngineConfig {
     pub init_binary: Option<PathBuf>,
     /// Default json-file options (`max-size`, `max-file`) from daemon.json `log-opts`.
     pub log_opts: HashMap<String, String>,
+    /// How the shared registry client reaches registries (daemon.json `insecure-registries`,
+    /// `registry-mirrors`, `max-concurrent-downloads`, `max-concurrent-uploads`).
+    pub registry: RegistryConfig,
 }
 
 impl EngineConfig {
@@ -69,6 +74,7 @@ impl EngineConfig {
             .map(PathBuf::from)
             .find(|p| p.exists()),
             log_opts: HashMap::new(),
+            registry: RegistryConfig::default(),
         }
     }
 }
@@ -119,6 +125,7 @@ struct Inner {
     cfg: EngineConfig,
     containers: Mutex<names::Index>,
     images: images::Images,
+    registry: berth_distribution::Client,
     events: Events,
     execs: Mutex<HashMap<String, Arc<ExecRecord>>>,
 }
@@ -139,9 +146,11 @@ impl Engine {
             })?;
         }
         let images = images::Images::open(&cfg.data_root).await?;
+        let registry = berth_distribution::Client::new(cfg.registry.clone());
         let engine = Engine {
             inner: Arc::new(Inner {
                 cfg,
+                registry,
                 containers: Mutex::new(names::Index::default()),
                 images,
                 events: Events::default(),

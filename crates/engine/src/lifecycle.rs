@@ -263,7 +263,9 @@ impl Engine {
                 .unwrap_or(1),
             tty: rec.tty(),
             open_stdin: rec.config.open_stdin.unwrap_or(false),
-            stdin_once: rec.config.stdin_once.unwrap_or(false),
+            // Docker closes a container's stdin when an attach ends only for StdinOnce
+            // without a TTY (`docker run -i`); `-it` and `-dit` sessions may detach and come back.
+            stdin_once: rec.config.stdin_once.unwrap_or(false) && !rec.tty(),
             cgroup_path: Some(cgroup),
         }
     }

@@ -3,6 +3,7 @@
 
 use berth_shim::config::ExitRecord;
 use berth_shim::protocol::{FRAME_EXIT, Reply, Request, ShimState, parse_frame_header};
+use berth_shim::socket_path::SocketPath;
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -126,13 +127,15 @@ impl ShimClient {
     }
 
     async fn connect(&self) -> Result<(BufReader<OwnedReadHalf>, OwnedWriteHalf), ShimError> {
-        let stream =
-            UnixStream::connect(&self.socket)
-                .await
-                .map_err(|source| ShimError::Unreachable {
-                    path: self.socket.clone(),
-                    source,
-                })?;
+        let unreachable = |source| ShimError::Unreachable {
+            path: self.socket.clone(),
+            source,
+        };
+        // Long exec roots go through /proc/self/fd: keep `path` alive until connected.
+        let path = SocketPath::new(&self.socket).map_err(unreachable)?;
+        let stream = UnixStream::connect(path.path())
+            .await
+            .map_err(unreachable)?;
         let (r, w) = stream.into_split();
         Ok((BufReader::new(r), w))
     }

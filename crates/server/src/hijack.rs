@@ -116,19 +116,32 @@ fn output_only_response(content_type: &'static str, streams: AttachedStreams) ->
     streaming_response(StatusCode::OK, content_type, Body::from_stream(body))
 }
 
-/// Forwards stdin and output over an upgraded connection until the output ends, then closes it.
-/// A client half-close only closes the container's stdin; output keeps flowing.
+/// Forwards stdin and output over an upgraded connection until the output ends or the client types the
+/// detach sequence, then closes it. A client half-close only closes the container's stdin; output keeps
+/// flowing. A detach ends the whole session, as in Docker: the container keeps running.
 pub async fn pump<IO>(io: IO, streams: AttachedStreams, detach_keys: DetachKeys)
 where
     IO: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (reader, mut writer) = tokio::io::split(io);
-    let stdin_task = streams
-        .stdin
-        .map(|stdin| tokio::spawn(forward_stdin(reader, stdin, detach_keys)));
+    let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
+    let stdin_task = streams.stdin.map(|stdin| {
+        tokio::spawn(async move {
+            if forward_stdin(reader, stdin, detach_keys).await == StdinEnd::Detached {
+                let _ = detached_tx.send(());
+            }
+        })
+    });
     let tty = streams.tty;
     let mut output = streams.output;
-    while let Some(OutputChunk { kind, data }) = output.next().await {
+    loop {
+        let chunk = tokio::select! {
+            chunk = output.next() => chunk,
+            Ok(()) = &mut detached_rx => None,
+        };
+        let Some(OutputChunk { kind, data }) = chunk else {
+            break;
+        };
         let encoded = encode_output(tty, kind, &data);
         if let Err(e) = write_and_flush(&mut writer, &encoded).await {
             tracing::debug!(error = %e, "attached client went away");
@@ -151,22 +164,32 @@ async fn write_and_flush<W: AsyncWrite + Unpin>(
     writer.flush().await
 }
 
+/// Why the client's stdin stopped being forwarded.
+#[derive(Debug, PartialEq, Eq)]
+enum StdinEnd {
+    /// EOF, a read error, or the backend stopped taking stdin.
+    Closed,
+    /// The client typed the detach sequence.
+    Detached,
+}
+
 /// Copies client bytes to the container's stdin until EOF or the detach sequence; returning drops the
-/// sender, which tells the backend the client's stdin ended (Docker treats detach like EOF).
+/// sender, which tells the backend this session's stdin ended (the backend decides, from the
+/// container's StdinOnce, whether the container's stdin closes too).
 async fn forward_stdin<R: AsyncRead + Unpin>(
     mut reader: R,
     stdin: mpsc::Sender<Bytes>,
     detach_keys: DetachKeys,
-) {
+) -> StdinEnd {
     let mut scanner = detach_keys.scanner();
     let mut buf = vec![0u8; STDIN_CHUNK];
     loop {
         let n = match reader.read(&mut buf).await {
-            Ok(0) => break,
+            Ok(0) => return StdinEnd::Closed,
             Ok(n) => n,
             Err(e) => {
                 tracing::debug!(error = %e, "reading attached stdin");
-                break;
+                return StdinEnd::Closed;
             }
         };
         let (data, detached) = match scanner.feed(&buf[..n]) {
@@ -174,11 +197,11 @@ async fn forward_stdin<R: AsyncRead + Unpin>(
             Scanned::Detach(data) => (data, true),
         };
         if !data.is_empty() && stdin.send(data).await.is_err() {
-            break;
+            return StdinEnd::Closed;
         }
         if detached {
             tracing::debug!("client detached");
-            break;
+            return StdinEnd::Detached;
         }
     }
 }

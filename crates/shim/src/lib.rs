@@ -5,4 +5,5 @@
 
 pub mod config;
 pub mod protocol;
+pub mod socket_path;
 pub mod timestamp;

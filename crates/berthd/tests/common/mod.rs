@@ -85,14 +85,24 @@ pub struct Daemon {
     /// The temp dir holding everything.
     pub root: tempfile::TempDir,
     child: Option<Child>,
+    exec_dir: String,
 }
 
 impl Daemon {
     /// Starts berthd and loads busybox:latest.
     pub fn start() -> Result<Daemon> {
+        Daemon::start_with_exec_dir("run")
+    }
+
+    /// Starts berthd with its exec root at `<temp dir>/<exec_dir>` (long paths test socket limits).
+    pub fn start_with_exec_dir(exec_dir: &str) -> Result<Daemon> {
         ensure_shim()?;
         let root = tempfile::Builder::new().prefix("bd").tempdir_in("/tmp")?;
-        let mut d = Daemon { root, child: None };
+        let mut d = Daemon {
+            root,
+            child: None,
+            exec_dir: exec_dir.to_string(),
+        };
         d.spawn()?;
         d.load_busybox()?;
         Ok(d)
@@ -105,7 +115,7 @@ impl Daemon {
 
     /// The exec root.
     pub fn exec_root(&self) -> PathBuf {
-        self.root.path().join("run")
+        self.root.path().join(&self.exec_dir)
     }
 
     /// The data root.
