@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Image load benchmark: `berth load -i` vs `docker load -i` (and `podman load`) of a >= 150 MB
 # four-layer Debian image (bench/debian-image.sh, cached under /var/cache/berth-bench), against
-# the floor of plain `tar -x` of the same layer tars into one directory per layer. Every timed
+# the floor of plain `tar -x` of the same layer tars into one directory per layer (alone, and
+# followed by `sync`: berth fsyncs what it stores, tar does not). Every timed
 # load goes into an empty store: hyperfine's --prepare removes the image (and syncs, so dirty
 # pages of the previous run are not written back during the next). The image tar is in the
 # page cache for everyone. Needs root; never runs in CI; cleans up everything it started.
@@ -33,7 +34,7 @@ ref=debian-bench:latest
 check_image() {
     local got want
     want='berth bench image (Debian bookworm)|doc=0|big=blob2.bin blob3.bin blob4.bin|small=3000|locale=README|bash=yes'
-    got=$($2 run --rm $3 $ref sh -c '. /etc/os-release; echo "$PRETTY_NAME|doc=$(ls /usr/share/doc | wc -l)|big=$(ls /opt/bench/big | tr "\n" " " | sed "s/ $//")|small=$(find /opt/bench/small -type f | wc -l)|locale=$(ls /usr/share/locale)|bash=$(test -x /bin/bash && echo yes)"' 2>&1) || true
+    got=$($2 run --rm ${3:-} $ref sh -c '. /etc/os-release; echo "$PRETTY_NAME|doc=$(ls /usr/share/doc | wc -l)|big=$(ls /opt/bench/big | tr "\n" " " | sed "s/ $//")|small=$(find /opt/bench/small -type f | wc -l)|locale=$(ls /usr/share/locale)|bash=$(test -x /bin/bash && echo yes)"' 2>&1) || true
     if [ "$got" = "$want" ]; then
         note "check: $1 applied all 4 layers and their whiteouts correctly"
     else
@@ -60,7 +61,8 @@ hyperfine --warmup 1 --runs "$runs" --export-json "$work/load.json" \
     --prepare "$B rmi -f $ref >/dev/null 2>&1; sync" -n "docker CLI -> berthd load" "$DB load -i $img >/dev/null" \
     --prepare "$D rmi -f $ref >/dev/null 2>&1; sync" -n "docker load" "$D load -i $img >/dev/null" \
     --prepare "$P rmi -f $ref >/dev/null 2>&1; sync" -n "podman load" "$P load -q -i $img >/dev/null" \
-    --prepare "rm -rf $work/x; sync" -n "tar -x of the 4 layer tars" "$untar"
+    --prepare "rm -rf $work/x; sync" -n "tar -x of the 4 layer tars" "$untar" \
+    --prepare "rm -rf $work/x; sync" -n "tar -x, then sync" "$untar; sync"
 report "load (debian-bench, 4 layers)" "$work/load.json"
 
 verdict() { if [ "$1" = 1 ]; then echo "MET"; else echo "MISSED"; fi; }

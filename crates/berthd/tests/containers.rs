@@ -650,7 +650,8 @@ fn attach_and_type(d: &Daemon, id: &str, keys: &[u8]) -> bool {
         }
     }
     assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
-    s.write_all(b"echo typed\n").unwrap_or_else(|e| panic!("{e}"));
+    s.write_all(b"echo typed\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     std::thread::sleep(Duration::from_millis(300));
     s.write_all(keys).unwrap_or_else(|e| panic!("{e}"));
     s.set_read_timeout(Some(Duration::from_secs(5)))
@@ -671,10 +672,7 @@ fn detach_keys_leave_a_tty_container_running() {
         return;
     }
     let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
-    let id = d
-        .ok(&["run", "-dit", "busybox", "sh"])
-        .trim()
-        .to_string();
+    let id = d.ok(&["run", "-dit", "busybox", "sh"]).trim().to_string();
     assert!(
         attach_and_type(&d, &id, b"\x10\x11"),
         "the session did not end on ctrl-p ctrl-q"
@@ -705,7 +703,10 @@ fn long_exec_root_still_starts_containers() {
     let d = Daemon::start_with_exec_dir(&dir).unwrap_or_else(|e| panic!("{e:#}"));
     assert!(d.exec_root().as_os_str().len() >= 100);
     assert_eq!(d.ok(&["run", "--rm", "busybox", "echo", "long"]), "long\n");
-    let id = d.ok(&["run", "-d", "busybox", "sleep", "60"]).trim().to_string();
+    let id = d
+        .ok(&["run", "-d", "busybox", "sleep", "60"])
+        .trim()
+        .to_string();
     assert_eq!(d.ok(&["exec", &id, "echo", "in"]), "in\n");
     // The daemon finds its shims again after a restart.
     let mut d = d;
@@ -728,7 +729,8 @@ fn run_rm_of_a_missing_command_does_not_hang() {
             .docker_cmd(&["run", "--rm", "busybox", "nonexist"])
             .stdin(Stdio::null())
             .output_with_timeout(Duration::from_secs(20));
-        let out = out.unwrap_or_else(|| panic!("docker run --rm hung\n{}", common::tail(&d.log(), 30)));
+        let out =
+            out.unwrap_or_else(|| panic!("docker run --rm hung\n{}", common::tail(&d.log(), 30)));
         assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
         assert!(
             stderr(&out).contains(r#"exec: "nonexist": executable file not found in $PATH"#),

@@ -156,7 +156,10 @@ fn push_then_pull_round_trips_through_the_registry() -> Result<()> {
     d.ok(&["tag", "busybox", &name]);
 
     let pushed = d.ok(&["push", &name]);
-    assert!(pushed.contains("v1: digest: sha256:"), "push said: {pushed}");
+    assert!(
+        pushed.contains("v1: digest: sha256:"),
+        "push said: {pushed}"
+    );
 
     d.ok(&["rmi", &name]);
     let pulled = d.ok(&["pull", &name]);
@@ -170,7 +173,10 @@ fn push_then_pull_round_trips_through_the_registry() -> Result<()> {
     assert_eq!(id_local, id_pulled, "the pulled image is the pushed one");
 
     let again = d.ok(&["pull", &name]);
-    assert!(again.contains("Image is up to date"), "second pull: {again}");
+    assert!(
+        again.contains("Image is up to date"),
+        "second pull: {again}"
+    );
 
     let out = d.docker(&["run", "--rm", &name, "echo", "from-pulled"]);
     assert!(
@@ -225,7 +231,10 @@ fn run_pulls_a_missing_image_from_the_registry() -> Result<()> {
     assert_eq!(stdout(&out).trim(), "hi");
 
     let out = d.docker(&["run", "--rm", &reg.image("test/absent:v1"), "true"]);
-    assert!(!out.status.success(), "run of an image nobody has succeeded");
+    assert!(
+        !out.status.success(),
+        "run of an image nobody has succeeded"
+    );
     Ok(())
 }
 
@@ -243,15 +252,17 @@ fn login_checks_credentials_and_push_uses_them() -> Result<()> {
     let anonymous = d.docker(&["push", &name]);
     assert!(!anonymous.status.success(), "anonymous push succeeded");
     assert!(
-        stderr(&anonymous).contains("unauthorized")
-            || stdout(&anonymous).contains("unauthorized"),
+        stderr(&anonymous).contains("unauthorized") || stdout(&anonymous).contains("unauthorized"),
         "anonymous push: {}{}",
         stdout(&anonymous),
         stderr(&anonymous)
     );
 
     let wrong = d.docker(&["login", &server, "-u", "alice", "-p", "wrong"]);
-    assert!(!wrong.status.success(), "login with a wrong password succeeded");
+    assert!(
+        !wrong.status.success(),
+        "login with a wrong password succeeded"
+    );
     assert!(
         stderr(&wrong).contains("unauthorized"),
         "wrong login: {}",
@@ -262,7 +273,10 @@ fn login_checks_credentials_and_push_uses_them() -> Result<()> {
     assert!(right.contains("Login Succeeded"), "login said: {right}");
 
     let pushed = d.ok(&["push", &name]);
-    assert!(pushed.contains("v1: digest: sha256:"), "push said: {pushed}");
+    assert!(
+        pushed.contains("v1: digest: sha256:"),
+        "push said: {pushed}"
+    );
     d.ok(&["rmi", &name]);
     let pulled = d.ok(&["pull", &name]);
     assert!(

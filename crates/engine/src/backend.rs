@@ -348,7 +348,7 @@ impl ImageBackend for Engine {
 }
 
 impl Engine {
-    fn emit_image(&self, action: &str, id: &str, name: &str) {
+    pub(crate) fn emit_image(&self, action: &str, id: &str, name: &str) {
         let mut attrs = std::collections::HashMap::new();
         attrs.insert("name".to_string(), name.to_string());
         self.inner.events.publish("image", action, id, attrs);

@@ -139,10 +139,16 @@ mod tests {
     fn container_filter_drops_other_types() {
         let f = filters("container", "web");
         assert!(matches(&event("container", "abc123", "web"), &f));
-        assert!(matches(&event("container", "abc123", "other"), &filters("container", "abc")));
+        assert!(matches(
+            &event("container", "abc123", "other"),
+            &filters("container", "abc")
+        ));
         assert!(!matches(&event("container", "abc123", "other"), &f));
         assert!(!matches(&event("image", "sha256:aa", "web"), &f));
         assert!(!matches(&event("network", "web", "web"), &f));
-        assert!(matches(&event("image", "sha256:aa", "busybox"), &Filters::default()));
+        assert!(matches(
+            &event("image", "sha256:aa", "busybox"),
+            &Filters::default()
+        ));
     }
 }

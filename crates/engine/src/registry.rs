@@ -6,7 +6,9 @@ use crate::Engine;
 use berth_api::image::{AuthConfig, AuthResponse, PullOptions, PushOptions};
 use berth_api::{ApiError, ApiResult, BoxStream, ErrorKind, JsonMessage};
 use berth_distribution::client::progress::Progress;
-use berth_distribution::client::{PullOptions as ClientPullOptions, PushOptions as ClientPushOptions};
+use berth_distribution::client::{
+    PullOptions as ClientPullOptions, PushOptions as ClientPushOptions,
+};
 use berth_distribution::{ClientError, ProgressSink};
 use berth_oci::{Platform, Reference};
 use std::sync::Arc;
@@ -218,7 +220,13 @@ mod tests {
         let got: Vec<JsonMessage> = message_stream(rx).collect().await;
         assert_eq!(got.len(), 3);
         assert_eq!(got[0].status.as_deref(), Some("Digest: sha256:ab"));
-        assert_eq!(got[1].status.as_deref(), Some("v1: digest: sha256:ab size: 5"));
-        assert_eq!(got[2].aux.as_ref().map(|a| a["Size"].clone()), Some(5.into()));
+        assert_eq!(
+            got[1].status.as_deref(),
+            Some("v1: digest: sha256:ab size: 5")
+        );
+        assert_eq!(
+            got[2].aux.as_ref().map(|a| a["Size"].clone()),
+            Some(5.into())
+        );
     }
 }

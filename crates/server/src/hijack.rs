@@ -134,10 +134,18 @@ where
     });
     let tty = streams.tty;
     let mut output = streams.output;
+    // Until the stdin task ends, a detach may come; after a plain EOF only output matters.
+    let mut may_detach = stdin_task.is_some();
     loop {
         let chunk = tokio::select! {
             chunk = output.next() => chunk,
-            Ok(()) = &mut detached_rx => None,
+            detached = &mut detached_rx, if may_detach => match detached {
+                Ok(()) => None,
+                Err(_) => {
+                    may_detach = false;
+                    continue;
+                }
+            },
         };
         let Some(OutputChunk { kind, data }) = chunk else {
             break;

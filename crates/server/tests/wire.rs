@@ -726,7 +726,7 @@ async fn docker_cli_image_and_inspection_commands() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn detach_keys_end_stdin_like_eof() {
+async fn detach_keys_end_the_session() {
     let server = RunningServer::start();
     for (query, input, forwarded) in [
         ("", &b"ab\x10\x11zz"[..], &b"ab"[..]),
@@ -738,7 +738,8 @@ async fn detach_keys_end_stdin_like_eof() {
         )
         .await;
         assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-        // The client keeps its write side open: only the detach sequence ends stdin.
+        // The client keeps its write side open: only the detach sequence ends the session,
+        // output included (as in Docker: the container goes on without this client).
         stream.write_all(input).await.unwrap();
         let mut body = Vec::new();
         tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut body))
@@ -750,11 +751,15 @@ async fn detach_keys_end_stdin_like_eof() {
             (1u8, &b"hello\n"[..]),
             (2, b"oops\n"),
             (1, forwarded),
-            (1, b"bye\n"),
         ] {
             want.extend_from_slice(&[kind, 0, 0, 0, 0, 0, 0, data.len() as u8]);
             want.extend_from_slice(data);
         }
-        assert_eq!(body, want, "query {query:?}");
+        // Output racing the detach may or may not get through; output after it never does.
+        assert!(
+            want.starts_with(&body),
+            "query {query:?}: {:?}",
+            String::from_utf8_lossy(&body)
+        );
     }
 }

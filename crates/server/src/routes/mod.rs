@@ -1,5 +1,6 @@
 //! The route table: which handler serves which method and path (paths here are without the version prefix).
 
+pub mod absent_kinds;
 pub mod containers;
 pub mod exec;
 pub mod images;
@@ -33,6 +34,9 @@ fn system_routes<B: Backend>() -> Router<Arc<B>> {
         .route("/system/df", get(system::disk_usage::<B>))
         .route("/events", get(system::events::<B>))
         .route("/auth", post(system::auth::<B>))
+        .route("/networks/prune", post(absent_kinds::prune_networks))
+        .route("/volumes/prune", post(absent_kinds::prune_volumes))
+        .route("/build/prune", post(absent_kinds::prune_build_cache))
 }
 
 fn container_routes<B: Backend>() -> Router<Arc<B>> {
