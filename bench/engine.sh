@@ -63,7 +63,7 @@ hf "run --rm true" "$runs" 3 \
     -n "podman --network none" "$P run --rm --network none busybox true"
 
 # start50 CLI [RUN-FLAGS]: 50 detached sleepers; clear CLI [RM-FLAGS]: remove every container.
-start50() { echo "for i in \$(seq 50); do $1 run -d ${2:-} busybox sleep 300 >/dev/null || exit 1; done"; }
+start50() { echo "for i in \$(seq 50); do $1 run -d ${2:-} busybox sleep 300 >/dev/null 2>>$run/errors.log || exit 1; done"; }
 clear_all() { echo "ids=\$($1 ps -aq); [ -z \"\$ids\" ] || $1 rm -f ${2:-} \$ids >/dev/null"; }
 
 hf "50x run -d sleep" "$heavy_runs" 0 \

@@ -184,6 +184,10 @@ cleanup() {
     trap - EXIT INT TERM
     [ -n "$work" ] || exit $rc
     echo "bench: cleaning up"
+    if [ -s "$run/errors.log" ]; then
+        echo "bench: errors the engines printed during timed commands:"
+        sort "$run/errors.log" | uniq -c
+    fi
     if [ -n "$berthd_pid" ] && kill -0 "$berthd_pid" 2>/dev/null; then
         ids=$($(berth_cmd) ps -aq 2>/dev/null)
         [ -n "$ids" ] && $(berth_cmd) rm -f $ids >/dev/null 2>&1

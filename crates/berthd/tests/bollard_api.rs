@@ -162,3 +162,64 @@ async fn tty_container_over_the_attach_api() {
     }
     d.assert_no_leaks(&[created.id]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detached_exec_still_records_its_exit_code() {
+    use bollard::exec::{CreateExecOptions, StartExecResults};
+    if !need_root() {
+        return;
+    }
+    let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let docker = client(&d);
+    let id = d
+        .ok(&["run", "-d", "busybox", "sleep", "60"])
+        .trim()
+        .to_string();
+    let exec = docker
+        .create_exec(
+            &id,
+            CreateExecOptions {
+                attach_stdin: Some(true),
+                attach_stdout: Some(true),
+                tty: Some(true),
+                cmd: Some(vec!["sh", "-c", "read x; sleep 0.5; exit 7"]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("exec create: {e}"));
+    let StartExecResults::Attached {
+        mut output,
+        mut input,
+    } = docker
+        .start_exec(&exec.id, None)
+        .await
+        .unwrap_or_else(|e| panic!("exec start: {e}"))
+    else {
+        panic!("exec started detached");
+    };
+    input
+        .write_all(b"\x10\x11")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    input.flush().await.unwrap_or_else(|e| panic!("{e}"));
+    let drained = async { while let Some(Ok(_)) = output.next().await {} };
+    tokio::time::timeout(Duration::from_secs(5), drained)
+        .await
+        .unwrap_or_else(|_| panic!("the exec session did not end on detach"));
+    let mut code = None;
+    for _ in 0..100 {
+        let info = docker
+            .inspect_exec(&exec.id)
+            .await
+            .unwrap_or_else(|e| panic!("exec inspect: {e}"));
+        if info.running == Some(false) {
+            code = info.exit_code;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(code, Some(7));
+    d.ok(&["rm", "-f", &id]);
+    d.assert_no_leaks(&[id]);
+}

@@ -122,6 +122,20 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// POSTs to the daemon without a body; returns the status line.
+fn raw_post(d: &Daemon, path: &str) -> Result<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut conn = std::os::unix::net::UnixStream::connect(d.socket())?;
+    conn.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        conn,
+        "POST {path} HTTP/1.1\r\nHost: berth\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut line = String::new();
+    BufReader::new(conn).read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}
+
 /// Image event actions recorded so far, oldest first.
 fn image_actions(d: &Daemon) -> Vec<String> {
     let until = std::time::SystemTime::now()
@@ -194,6 +208,12 @@ fn push_then_pull_round_trips_through_the_registry() -> Result<()> {
         tail(&d.log(), 20)
     );
 
+    let status = raw_post(&d, "/images/create?fromImage=Bad%20Name&tag=v1")?;
+    assert!(
+        status.starts_with("HTTP/1.1 400"),
+        "invalid reference answered {status}"
+    );
+
     let actions = image_actions(&d);
     for action in ["tag", "push", "pull"] {
         assert!(
@@ -235,6 +255,37 @@ fn run_pulls_a_missing_image_from_the_registry() -> Result<()> {
         !out.status.success(),
         "run of an image nobody has succeeded"
     );
+    Ok(())
+}
+
+#[test]
+fn all_tags_push_and_pull() -> Result<()> {
+    if !need_root() {
+        return Ok(());
+    }
+    let d = Daemon::start()?;
+    let reg = Registry::start(&[])?;
+    let repo = reg.image("test/many");
+    for tag in ["a", "b"] {
+        d.ok(&["tag", "busybox", &format!("{repo}:{tag}")]);
+    }
+    let pushed = d.ok(&["push", "--all-tags", &repo]);
+    assert!(
+        pushed.contains("a: digest: sha256:") && pushed.contains("b: digest: sha256:"),
+        "push -a said: {pushed}"
+    );
+    for tag in ["a", "b"] {
+        d.ok(&["rmi", &format!("{repo}:{tag}")]);
+    }
+    d.ok(&["pull", "--all-tags", &repo]);
+    let listed = d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    for tag in ["a", "b"] {
+        let name = format!("{repo}:{tag}");
+        assert!(
+            listed.lines().any(|l| l == name),
+            "{name} missing after pull -a: {listed}"
+        );
+    }
     Ok(())
 }
 

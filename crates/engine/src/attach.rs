@@ -2,7 +2,7 @@
 //! from the shim's framed stream; attaches made before start wait in the container.
 
 use crate::Engine;
-use crate::shim_client::{Frame, ShimClient, ShimError, ShimStream};
+use crate::shim_client::{Frame, ShimClient, ShimError, ShimOutput, ShimStream};
 use crate::status::Status;
 use berth_api::container::AttachOptions;
 use berth_api::stream::receiver_stream;
@@ -59,68 +59,90 @@ pub fn channels(
 /// Attaches `p` to the init's stdio through the shim and pumps both ways.
 pub async fn connect(client: &ShimClient, p: PendingAttach) -> Result<(), ShimError> {
     let stream = client.attach(p.stdin.is_some(), p.stdout, p.stderr).await?;
-    pump(stream, p.stdin, p.out, |_| {});
+    pump(stream, p.stdin, p.out, None);
     Ok(())
 }
 
-/// Pumps a shim stream: output frames to `out` (ending it at exit or when the client goes away),
-/// `stdin` to the shim (shutting down our write side when the client's stdin ends; the shim
-/// closes the process's stdin only for StdinOnce containers without a TTY, and for execs). `on_exit` runs before the
-/// output channel closes, so exit codes are recorded before the client sees the end.
+/// What to do with the process's exit record (an exec records its exit code).
+pub type OnExit = Box<dyn FnOnce(ExitRecord) + Send + 'static>;
+
+/// Pumps a shim stream: output frames to `out` (ending it at exit), `stdin` to the shim
+/// (shutting down our write side when the client's stdin ends; the shim closes the process's
+/// stdin only for StdinOnce containers without a TTY, and for execs). `on_exit` runs before
+/// the output channel closes, so exit codes are recorded before the client sees the end.
+/// When the client detaches or goes away, the session ends at once unless `on_exit` still
+/// needs the exit record: then output is drained (and dropped) until the exit.
 pub fn pump(
     stream: ShimStream,
     stdin: Option<mpsc::Receiver<Bytes>>,
     out: mpsc::Sender<OutputChunk>,
-    on_exit: impl FnOnce(ExitRecord) + Send + 'static,
+    on_exit: Option<OnExit>,
 ) {
-    let (mut output, mut writer) = stream.split();
+    let (output, mut writer) = stream.split();
     tokio::spawn(async move {
-        match stdin {
-            Some(mut rx) => {
-                while let Some(data) = rx.recv().await {
-                    if writer.write_all(&data).await.is_err() {
+        if let Some(mut rx) = stdin {
+            while let Some(data) = rx.recv().await {
+                if writer.write_all(&data).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+    tokio::spawn(forward_output(output, out, on_exit));
+}
+
+/// Sends output frames to the client until the exit (then runs `on_exit`) or, when nobody
+/// waits for the exit, until the client is gone; dropping the stream ends the shim session.
+async fn forward_output(
+    mut output: ShimOutput,
+    out: mpsc::Sender<OutputChunk>,
+    mut on_exit: Option<OnExit>,
+) {
+    let mut client_gone = false;
+    loop {
+        let frame = if client_gone {
+            output.next().await
+        } else {
+            tokio::select! {
+                frame = output.next() => frame,
+                () = out.closed() => {
+                    if on_exit.is_none() {
                         return;
                     }
+                    client_gone = true;
+                    continue;
                 }
-                let _ = writer.shutdown().await;
             }
-            None => {
-                let _ = writer.shutdown().await;
+        };
+        let Ok(Some(frame)) = frame else {
+            return;
+        };
+        match frame {
+            Frame::Output(kind, data) => {
+                if client_gone {
+                    continue;
+                }
+                let kind = if kind == 2 {
+                    StreamKind::Stderr
+                } else {
+                    StreamKind::Stdout
+                };
+                if out.send(OutputChunk { kind, data }).await.is_err() {
+                    if on_exit.is_none() {
+                        return;
+                    }
+                    client_gone = true;
+                }
+            }
+            Frame::Exit(exit) => {
+                if let Some(f) = on_exit.take() {
+                    f(exit);
+                }
+                return;
             }
         }
-    });
-    tokio::spawn(async move {
-        let mut on_exit = Some(on_exit);
-        loop {
-            // A detached or vanished client ends this session only; dropping the stream tells the
-            // shim, which keeps the process (and, without StdinOnce, its stdin) as it is.
-            let frame = tokio::select! {
-                frame = output.next() => frame,
-                () = out.closed() => break,
-            };
-            let Ok(Some(frame)) = frame else {
-                break;
-            };
-            match frame {
-                Frame::Output(kind, data) => {
-                    let kind = if kind == 2 {
-                        StreamKind::Stderr
-                    } else {
-                        StreamKind::Stdout
-                    };
-                    if out.send(OutputChunk { kind, data }).await.is_err() {
-                        break;
-                    }
-                }
-                Frame::Exit(exit) => {
-                    if let Some(f) = on_exit.take() {
-                        f(exit);
-                    }
-                    break;
-                }
-            }
-        }
-    });
+    }
 }
 
 impl Engine {

@@ -175,9 +175,12 @@ impl Engine {
             Some(stream) => {
                 let (streams, pending) = channels(stdin, true, true, tty);
                 let (stdin_rx, out) = pending.into_parts();
-                pump(stream, stdin_rx, out, move |exit| {
-                    finish(i64::from(exit.exit_code))
-                });
+                pump(
+                    stream,
+                    stdin_rx,
+                    out,
+                    Some(Box::new(move |exit| finish(i64::from(exit.exit_code)))),
+                );
                 Ok(Some(streams))
             }
             None => {

@@ -71,6 +71,21 @@ impl Images {
         self.store.clone()
     }
 
+    /// The local tags of `repo`'s repository (`docker push --all-tags`).
+    pub(crate) async fn repo_tags(&self, repo: &Reference) -> ApiResult<Vec<Reference>> {
+        let name = repo.name();
+        self.blocking(move |s| {
+            let mut tags = Vec::new();
+            for id in s.image_ids()? {
+                let img = s.image_by_id(&id)?;
+                tags.extend(img.repo_tags.into_iter().filter(|r| r.name() == name));
+            }
+            tags.sort_by_key(|r| r.to_string());
+            Ok(tags)
+        })
+        .await
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> Result<T, berth_image::StoreError> + Send + 'static,

@@ -62,6 +62,11 @@ pub(crate) fn pull_reference(from_image: &str, tag: Option<&str>) -> ApiResult<R
     }
 }
 
+/// Whether `name` has neither tag nor digest (Docker then means every tag).
+fn is_name_only(name: &str) -> bool {
+    Reference::parse_normalized(name).is_ok_and(|r| r.tag().is_none() && r.digest().is_none())
+}
+
 /// A progress sink writing Docker's JSON messages into `tx`.
 fn json_sink(tx: UnboundedSender<JsonMessage>) -> ProgressSink {
     Arc::new(move |p: Progress| {
@@ -82,9 +87,12 @@ fn message_stream(rx: UnboundedReceiver<JsonMessage>) -> BoxStream<JsonMessage> 
 
 impl Engine {
     /// `POST /images/create?fromImage=`: pulls into the image store, streaming progress; an
-    /// invalid reference or platform fails before the stream starts.
+    /// invalid reference or platform fails before the stream starts. A bare name with an
+    /// empty `tag` pulls every tag, as Docker does (`docker pull -a`).
     pub(crate) async fn pull(&self, opts: PullOptions) -> ApiResult<BoxStream<JsonMessage>> {
         let reference = pull_reference(&opts.from_image, opts.tag.as_deref())?;
+        let all_tags =
+            opts.tag.as_deref().is_none_or(str::is_empty) && is_name_only(&opts.from_image);
         let platform = match opts.platform.as_deref().filter(|p| !p.is_empty()) {
             Some(p) => Some(
                 Platform::parse(p)
@@ -102,11 +110,28 @@ impl Engine {
             let sink = json_sink(tx.clone());
             let store = engine.inner.images.store();
             let client = engine.inner.registry.clone();
-            match client.pull(store, &reference, &client_opts, sink).await {
-                Ok(outcome) => {
-                    let name = reference.familiar();
-                    tracing::info!(image = %name, id = %outcome.image.id, "pulled");
-                    engine.emit_image("pull", &name, &name);
+            let pulled = if all_tags {
+                client
+                    .pull_all_tags(store, &reference, &client_opts, sink)
+                    .await
+            } else {
+                client
+                    .pull(store, &reference, &client_opts, sink)
+                    .await
+                    .map(|o| vec![o])
+            };
+            match pulled {
+                Ok(outcomes) => {
+                    for o in outcomes {
+                        let name = o
+                            .image
+                            .repo_tags
+                            .iter()
+                            .find(|r| r.name() == reference.name())
+                            .map_or_else(|| reference.familiar(), |r| r.familiar());
+                        tracing::info!(image = %name, id = %o.image.id, "pulled");
+                        engine.emit_image("pull", &name, &name);
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(image = %reference, error = %e, "pull failed");
@@ -117,13 +142,28 @@ impl Engine {
         Ok(message_stream(rx))
     }
 
-    /// `POST /images/{name}/push`: pushes a local tag to its registry, streaming progress;
-    /// a missing local image fails before the stream starts, as Docker's does.
+    /// `POST /images/{name}/push`: pushes a local tag (or, with an empty tag, every local
+    /// tag of the repository) to its registry, streaming progress; a missing local image
+    /// fails before the stream starts, as Docker's does.
     pub(crate) async fn push(&self, opts: PushOptions) -> ApiResult<BoxStream<JsonMessage>> {
-        let reference = Reference::from_repo_tag(&opts.name, opts.tag.as_deref().unwrap_or(""))
+        let tag = opts.tag.as_deref().unwrap_or("");
+        let reference = Reference::from_repo_tag(&opts.name, tag)
             .map_err(|e| ApiError::invalid(e.to_string()))?;
-        let local = reference.to_string();
-        if self.inner.images.inspect(&local).await.is_err() {
+        let all_tags = tag.is_empty() && is_name_only(&opts.name);
+        let targets = if all_tags {
+            self.inner.images.repo_tags(&reference).await?
+        } else if self
+            .inner
+            .images
+            .inspect(&reference.to_string())
+            .await
+            .is_ok()
+        {
+            vec![reference.clone()]
+        } else {
+            Vec::new()
+        };
+        if targets.is_empty() {
             return Err(ApiError::not_found(format!(
                 "An image does not exist locally with the tag: {}",
                 reference.familiar_name()
@@ -136,17 +176,23 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             let sink = json_sink(tx.clone());
-            let store = engine.inner.images.store();
             let client = engine.inner.registry.clone();
-            match client.push(store, &reference, &client_opts, sink).await {
-                Ok(outcome) => {
-                    let name = reference.familiar();
-                    tracing::info!(image = %name, digest = %outcome.digest, "pushed");
-                    engine.emit_image("push", &name, &name);
-                }
-                Err(e) => {
-                    tracing::warn!(image = %reference, error = %e, "push failed");
-                    let _ = tx.send(JsonMessage::error(e.to_string()));
+            for target in targets {
+                let store = engine.inner.images.store();
+                match client
+                    .push(store, &target, &client_opts, sink.clone())
+                    .await
+                {
+                    Ok(outcome) => {
+                        let name = target.familiar();
+                        tracing::info!(image = %name, digest = %outcome.digest, "pushed");
+                        engine.emit_image("push", &name, &name);
+                    }
+                    Err(e) => {
+                        tracing::warn!(image = %target, error = %e, "push failed");
+                        let _ = tx.send(JsonMessage::error(e.to_string()));
+                        return;
+                    }
                 }
             }
         });
@@ -179,17 +225,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pull_reference_joins_tags_and_digests() {
-        let r = pull_reference("busybox", Some("1.36")).unwrap();
+    fn pull_reference_joins_tags_and_digests() -> ApiResult<()> {
+        let r = pull_reference("busybox", Some("1.36"))?;
         assert_eq!(r.to_string(), "docker.io/library/busybox:1.36");
-        let r = pull_reference("127.0.0.1:5000/a/b", None).unwrap();
+        let r = pull_reference("127.0.0.1:5000/a/b", None)?;
         assert_eq!(r.to_string(), "127.0.0.1:5000/a/b:latest");
         let d = format!("sha256:{}", "a".repeat(64));
-        let r = pull_reference("busybox", Some(&d)).unwrap();
+        let r = pull_reference("busybox", Some(&d))?;
         assert_eq!(r.digest().map(|x| x.to_string()), Some(d));
-        let e = pull_reference("Bad Name", None).unwrap_err();
+        let Err(e) = pull_reference("Bad Name", None) else {
+            panic!("an invalid name was accepted");
+        };
         assert_eq!(e.kind, ErrorKind::InvalidArgument);
         assert!(e.message.contains("invalid reference format"), "{e:?}");
+        assert!(is_name_only("127.0.0.1:5000/a/b"));
+        assert!(!is_name_only("127.0.0.1:5000/a/b:v1"));
+        assert!(!is_name_only(&format!("busybox@sha256:{}", "a".repeat(64))));
+        Ok(())
     }
 
     #[test]

@@ -747,11 +747,7 @@ async fn detach_keys_end_the_session() {
             .unwrap()
             .unwrap();
         let mut want = Vec::new();
-        for (kind, data) in [
-            (1u8, &b"hello\n"[..]),
-            (2, b"oops\n"),
-            (1, forwarded),
-        ] {
+        for (kind, data) in [(1u8, &b"hello\n"[..]), (2, b"oops\n"), (1, forwarded)] {
             want.extend_from_slice(&[kind, 0, 0, 0, 0, 0, 0, data.len() as u8]);
             want.extend_from_slice(data);
         }

@@ -13,8 +13,8 @@ mod supervisor;
 mod trim;
 
 use berth_shim::config::{CONFIG_FILE, PID_FILE, SOCKET_FILE, ShimConfig};
-use berth_shim::socket_path::SocketPath;
 use berth_shim::protocol::Reply;
+use berth_shim::socket_path::SocketPath;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
@@ -63,9 +63,8 @@ fn start_container(
 ) -> Result<(supervisor::Shim, UnixListener), Reply> {
     let socket = state_dir.join(SOCKET_FILE);
     let _ = std::fs::remove_file(&socket);
-    let bind_err = |e: std::io::Error| {
-        Reply::error("Internal", format!("binding {}: {e}", socket.display()))
-    };
+    let bind_err =
+        |e: std::io::Error| Reply::error("Internal", format!("binding {}: {e}", socket.display()));
     let bind_path = SocketPath::new(&socket).map_err(bind_err)?;
     let listener = UnixListener::bind(bind_path.path()).map_err(bind_err)?;
     let shim = supervisor::Shim::create(cfg.clone(), state_dir.to_path_buf())?;
