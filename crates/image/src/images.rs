@@ -700,7 +700,10 @@ fn matches_reference(img: &Image, patterns: &[String]) -> bool {
             let name = r.familiar_name();
             let full = r.familiar();
             patterns.iter().any(|p| {
-                if p.contains(':') || p.contains('@') {
+                // A tag or digest lives in the last path component only: the ':' of a
+                // registry port (`127.0.0.1:5000/x`) is part of the name.
+                let last = p.rsplit('/').next().unwrap_or(p);
+                if last.contains(':') || p.contains('@') {
                     glob_match(p, &full)
                 } else {
                     glob_match(p, &name)

@@ -842,6 +842,29 @@ fn docker_rmi_semantics() {
         ..Default::default()
     };
     assert_eq!(store.list(&f).unwrap().len(), 1);
+    // A registry port is part of the name, not a tag.
+    let keep = store.resolve("keep:1").unwrap();
+    store
+        .tag(
+            &keep.id.to_string(),
+            &Reference::parse_normalized("127.0.0.1:5000/team/keep:v2").unwrap(),
+        )
+        .unwrap();
+    for (pattern, want) in [
+        ("127.0.0.1:5000/team/keep", 1),
+        ("127.0.0.1:5000/team/keep:v2", 1),
+        ("127.0.0.1:5000/team/keep:v3", 0),
+        ("127.0.0.1:5000/*/keep", 1),
+    ] {
+        let f = ListFilter {
+            reference: vec![pattern.into()],
+            ..Default::default()
+        };
+        assert_eq!(store.list(&f).unwrap().len(), want, "reference={pattern}");
+    }
+    store
+        .untag(&Reference::parse_normalized("127.0.0.1:5000/team/keep:v2").unwrap())
+        .unwrap();
     let (items, reclaimed) = store.prune(false, &[], &[]).unwrap();
     assert_eq!(items, vec![DeleteItem::Deleted(dangling[0].id.clone())]);
     assert!(reclaimed > 0);
