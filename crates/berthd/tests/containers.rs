@@ -748,8 +748,6 @@ fn events_container_filter_excludes_other_types() {
         return;
     }
     let d = Daemon::start().unwrap_or_else(|e| panic!("{e:#}"));
-    let since = d.ok(&["version", "-f", "{{.Server.Os}}"]);
-    assert_eq!(since.trim(), "linux");
     let start = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|t| t.as_secs() - 1)
