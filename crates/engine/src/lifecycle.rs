@@ -29,6 +29,20 @@ fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
 }
 
 impl Engine {
+    /// A generated `/adjective_surnameNN` name no container has yet. Like Docker, a generated
+    /// name that is taken is drawn again instead of failing the create; the create's own
+    /// conflict check still guards the (tiny) window before the name is inserted.
+    fn unused_generated_name(&self) -> ApiResult<String> {
+        let index = self
+            .inner
+            .containers
+            .lock()
+            .map_err(|_| ApiError::internal("index poisoned"))?;
+        names::first_unused(|n| index.name_owner(n).is_some(), names::generate).ok_or_else(|| {
+            ApiError::internal("could not generate a container name that is not in use")
+        })
+    }
+
     /// Creates a container from an image and a create request.
     pub async fn create(
         &self,
@@ -48,7 +62,7 @@ impl Engine {
                 )));
             }
             Some(n) => format!("/{}", n.trim_start_matches('/')),
-            None => format!("/{}", names::generate()),
+            None => self.unused_generated_name()?,
         };
         let mut record = crate::container_config::merge(&id, &name, &image, body)?;
         let dir = self.container_dir(&id);

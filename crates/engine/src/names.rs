@@ -99,6 +99,17 @@ pub fn generate() -> String {
     format!("{a}_{s}{}", rng.random_range(0..100))
 }
 
+/// The first `/name` from `generate` that `taken` does not claim, within a bounded number of
+/// draws (the name space holds 40,000 names, so a busy daemon does meet collisions).
+pub fn first_unused(
+    taken: impl Fn(&str) -> bool,
+    mut generate: impl FnMut() -> String,
+) -> Option<String> {
+    (0..1000)
+        .map(|_| format!("/{}", generate()))
+        .find(|name| !taken(name))
+}
+
 /// A random 64-hex id.
 pub fn new_id() -> String {
     let mut rng = rand::rng();
@@ -114,4 +125,18 @@ pub fn valid(name: &str) -> bool {
     matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
         && n.len() >= 2
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_taken_generated_name_is_drawn_again() {
+        let mut draws = ["busy_turing1", "busy_turing1", "calm_yalow2"].into_iter();
+        let got = super::first_unused(
+            |n| n == "/busy_turing1",
+            || draws.next().unwrap_or_default().to_string(),
+        );
+        assert_eq!(got.as_deref(), Some("/calm_yalow2"));
+        assert_eq!(super::first_unused(|_| true, || "x".to_string()), None);
+    }
 }
