@@ -134,6 +134,36 @@ async fn pump_input(
     SessionEnd::OutputClosed
 }
 
+/// Runs an attached session the way `start -a`, `attach` and `exec` do: the detach keys count only
+/// while a TTY takes our stdin, and the terminal (put in raw mode by the caller, if at all) is
+/// restored when the session ends.
+pub async fn run_interactive_session(
+    stream: Hijacked,
+    tty: bool,
+    stdin: bool,
+    detach_keys: Vec<u8>,
+    mut raw: Option<crate::terminal::RawMode>,
+) -> SessionEnd {
+    let detach_keys = if tty && stdin {
+        detach_keys
+    } else {
+        Vec::new()
+    };
+    let end = run_session(
+        stream,
+        SessionOptions {
+            tty,
+            stdin,
+            detach_keys,
+        },
+    )
+    .await;
+    if let Some(r) = raw.as_mut() {
+        r.restore();
+    }
+    end
+}
+
 /// Runs the session until the output ends or the user detaches.
 pub async fn run_session(stream: Hijacked, opts: SessionOptions) -> SessionEnd {
     let (reader, writer) = tokio::io::split(stream);

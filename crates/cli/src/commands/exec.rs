@@ -9,7 +9,7 @@ use clap::Args;
 use crate::commands::session::{self, ProxyOptions};
 use crate::exit::{CmdResult, StatusError};
 use crate::opts::env::{read_env_file, resolve_env};
-use crate::stdio::{SessionEnd, SessionOptions, run_session};
+use crate::stdio::{SessionEnd, run_interactive_session};
 use crate::terminal::{RawMode, parse_detach_keys, window_size};
 
 /// `berth exec`.
@@ -108,7 +108,7 @@ pub async fn exec(client: Arc<Client>, args: ExecArgs) -> CmdResult {
         Err(e) if e.is_daemon_error() => return Err(exec_start_error(&e.to_string()).into()),
         Err(e) => return Err(e.into()),
     };
-    let mut raw = (args.tty && args.interactive).then(RawMode::enter);
+    let raw = (args.tty && args.interactive).then(RawMode::enter);
     session::spawn_helpers(
         &client,
         &created.id,
@@ -117,22 +117,7 @@ pub async fn exec(client: Arc<Client>, args: ExecArgs) -> CmdResult {
             signals: false,
         },
     );
-    let end = run_session(
-        stream,
-        SessionOptions {
-            tty: args.tty,
-            stdin: args.interactive,
-            detach_keys: if args.tty && args.interactive {
-                detach_keys
-            } else {
-                Vec::new()
-            },
-        },
-    )
-    .await;
-    if let Some(r) = raw.as_mut() {
-        r.restore();
-    }
+    let end = run_interactive_session(stream, args.tty, args.interactive, detach_keys, raw).await;
     if end == SessionEnd::Detached {
         return Ok(0);
     }

@@ -13,7 +13,7 @@ use crate::exit::{CmdResult, StatusError, describe, for_each_target};
 use crate::opts::filter::parse_filters;
 use crate::opts::size::{parse_ram_size, parse_swap_size};
 use crate::output::humanize::human_size;
-use crate::stdio::{SessionEnd, SessionOptions, run_session};
+use crate::stdio::{SessionEnd, run_interactive_session};
 use crate::terminal::{RawMode, parse_detach_keys};
 
 /// Arguments of commands that take only container names.
@@ -200,7 +200,7 @@ async fn start_attached(client: Arc<Client>, args: &StartArgs) -> CmdResult {
     };
     let stream = client.attach_container(&info.id, &query).await?;
     let wait = client.wait_begin(&info.id, "next-exit").await?;
-    let mut raw = (tty && stdin).then(RawMode::enter);
+    let raw = (tty && stdin).then(RawMode::enter);
     client.start_container(&info.id).await?;
     let proxy = ProxyOptions {
         resize: tty.then_some("containers"),
@@ -209,22 +209,7 @@ async fn start_attached(client: Arc<Client>, args: &StartArgs) -> CmdResult {
     session::spawn_helpers(&client, &info.id, proxy);
     let detach_keys = parse_detach_keys(args.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))
         .map_err(|e| StatusError::new(1, e))?;
-    let end = run_session(
-        stream,
-        SessionOptions {
-            tty,
-            stdin,
-            detach_keys: if tty && stdin {
-                detach_keys
-            } else {
-                Vec::new()
-            },
-        },
-    )
-    .await;
-    if let Some(r) = raw.as_mut() {
-        r.restore();
-    }
+    let end = run_interactive_session(stream, tty, stdin, detach_keys, raw).await;
     if end == SessionEnd::Detached {
         return Ok(0);
     }
@@ -293,7 +278,7 @@ pub async fn attach(client: Arc<Client>, args: AttachArgs) -> CmdResult {
         detach_keys: None,
     };
     let stream = client.attach_container(&info.id, &query).await?;
-    let mut raw = (tty && stdin).then(RawMode::enter);
+    let raw = (tty && stdin).then(RawMode::enter);
     session::spawn_helpers(
         &client,
         &info.id,
@@ -302,22 +287,7 @@ pub async fn attach(client: Arc<Client>, args: AttachArgs) -> CmdResult {
             signals: args.sig_proxy && !tty,
         },
     );
-    let end = run_session(
-        stream,
-        SessionOptions {
-            tty,
-            stdin,
-            detach_keys: if tty && stdin {
-                detach_keys
-            } else {
-                Vec::new()
-            },
-        },
-    )
-    .await;
-    if let Some(r) = raw.as_mut() {
-        r.restore();
-    }
+    let end = run_interactive_session(stream, tty, stdin, detach_keys, raw).await;
     if end == SessionEnd::Detached {
         return Ok(0);
     }
