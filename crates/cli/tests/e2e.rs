@@ -162,6 +162,13 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
         unmount_under(self.dir.path());
+        // The `/berth` parent cgroups are shared by every test daemon: the last one to finish
+        // removes them (the others get EBUSY while siblings still have containers).
+        if let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") {
+            for ctl in controllers.flatten() {
+                let _ = std::fs::remove_dir(ctl.path().join("berth"));
+            }
+        }
     }
 }
 

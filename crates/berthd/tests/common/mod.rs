@@ -27,6 +27,14 @@ const CONTROLLERS: &[&str] = &[
     "perf_event",
 ];
 
+/// Removes the `/berth` parent cgroups every test daemon shares, once they are empty: the
+/// last test to finish succeeds, the others get EBUSY while siblings still have containers.
+pub fn remove_shared_cgroup_parent() {
+    for ctl in CONTROLLERS {
+        let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(ctl).join("berth"));
+    }
+}
+
 /// Fails loudly without root unless BERTH_SKIP_ROOT_TESTS=1; returns false to skip.
 pub fn need_root() -> bool {
     if nix_is_root() {
@@ -348,6 +356,7 @@ impl Drop for Daemon {
                 }
             }
         }
+        remove_shared_cgroup_parent();
         let mut mounts = mounts_under(self.root.path());
         mounts.reverse();
         for m in mounts {
