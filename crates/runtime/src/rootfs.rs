@@ -441,6 +441,17 @@ fn mount_cgroup_fs(
     target: &Path,
     flags: MsFlags,
 ) -> Result<(), InitError> {
+    // The container's own directory of this hierarchy, as runc binds it: without a cgroup
+    // namespace a fresh mount would show the host's whole tree, and with one the bind shows the
+    // same as a fresh mount. Hierarchies the container has no directory in are mounted fresh.
+    let own = m.mount_point.join(plan.cgroup_path.trim_start_matches('/'));
+    if !plan.cgroup_path.trim_start_matches('/').is_empty() && own.is_dir() {
+        let opts = MountOptions {
+            flags: flags | MsFlags::MS_BIND | MsFlags::MS_REC,
+            ..Default::default()
+        };
+        return bind(&own, target, &opts);
+    }
     let data = (!m.options.is_empty()).then_some(m.options.as_str());
     match mount_flags(
         Some(Path::new(m.fstype.as_str())),

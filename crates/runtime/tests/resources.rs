@@ -73,3 +73,35 @@ fn pids_limit_stops_a_fork_bomb() {
     // The same script without the limit forks all 40: the check above can fail.
     assert_eq!(limited(None), "ended\n");
 }
+
+#[test]
+fn container_sees_its_own_cgroup_not_the_hosts() {
+    if !require_root() {
+        return;
+    }
+    // Docker's spec on a v1 host has no cgroup namespace: /sys/fs/cgroup/<ctl> must still be the
+    // container's own directory (its limit, no sibling cgroups), as runc binds it.
+    let mut b = shell_bundle(
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; ls /sys/fs/cgroup/memory | grep -c '^berth' || true",
+    );
+    let limit: i64 = 48 << 20;
+    let memory = oci_spec::runtime::LinuxMemoryBuilder::default()
+        .limit(limit)
+        .build()
+        .expect("memory");
+    let res = b
+        .linux_mut()
+        .resources_mut()
+        .get_or_insert_with(Default::default);
+    res.set_memory(Some(memory));
+    b.save().expect("save");
+    let rt = b.runtime();
+    let (pid, r) = create_captured(&b);
+    rt.start(&b.id).expect("start");
+    let out = read_all(r);
+    assert_eq!(wait(pid), 0, "output: {out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first().copied(), Some("50331648"), "output: {out}");
+    assert_eq!(lines.get(1).copied(), Some("0"), "output: {out}");
+    rt.delete(&b.id, false).expect("delete");
+}
