@@ -160,7 +160,8 @@ fn v1_limits_members_stats_freeze_kill_destroy() -> anyhow::Result<()> {
     assert_eq!(stats.pids.limit, Some(50));
     assert_eq!(stats.memory.limit, Some(67108864));
     assert!(stats.memory.usage > 0, "{stats:?}");
-    assert!(stats.cpu.total_ns > 0, "{stats:?}");
+    // cpuacct may not have charged a freshly exec'd sleeper anything yet: only the read-out
+    // itself is checked for cpu (its per-cpu array has one entry per cpu).
     assert!(!stats.cpu.per_cpu_ns.is_empty());
 
     guard.cgroup.freeze()?;
