@@ -1,9 +1,11 @@
 //! berthd: the berth daemon. Parses flags and daemon.json, then serves the Docker Engine API
-//! on a unix socket with the engine as backend until SIGTERM or SIGINT (containers keep
+//! on unix sockets and TCP (optionally TLS) with the engine as backend until SIGTERM or SIGINT (containers keep
 //! running: live restore is always on).
 
+mod listen;
 mod options;
 mod serve;
+mod ulimits;
 
 fn main() -> anyhow::Result<()> {
     let opts = options::Options::load()?;

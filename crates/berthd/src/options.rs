@@ -1,9 +1,13 @@
 //! berthd's flags, merged with daemon.json (Docker's keys where they mean the same; flags win).
 
+use crate::listen::{DEFAULT_SOCKET, ListenAddr, parse_listen_addr};
+use crate::ulimits::{parse_ulimit, ulimits_from_file};
+use berth_api::config::Ulimit;
 use berth_engine::RegistryConfig;
+use berth_server::TlsFiles;
 use clap::Parser;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -12,9 +16,27 @@ use std::path::PathBuf;
     about = "The berth daemon: the Docker Engine API on a unix socket"
 )]
 struct Flags {
-    /// Socket to listen on (unix:///path).
+    /// Daemon sockets to listen on (unix:///path, tcp://host:port); repeatable.
     #[arg(short = 'H', long = "host")]
-    host: Option<String>,
+    host: Vec<String>,
+    /// Use TLS on TCP listeners; implied by --tlsverify.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    tls: Option<bool>,
+    /// Use TLS and require client certificates signed by --tlscacert.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    tlsverify: Option<bool>,
+    /// Trust certs signed only by this CA (default ~/.docker/ca.pem).
+    #[arg(long)]
+    tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file (default ~/.docker/cert.pem).
+    #[arg(long)]
+    tlscert: Option<PathBuf>,
+    /// Path to TLS key file (default ~/.docker/key.pem).
+    #[arg(long)]
+    tlskey: Option<PathBuf>,
+    /// Default ulimits for containers (name=soft[:hard]); repeatable.
+    #[arg(long = "default-ulimit")]
+    default_ulimit: Vec<String>,
     /// Persistent state (images, containers).
     #[arg(long)]
     data_root: Option<PathBuf>,
@@ -39,12 +61,17 @@ struct FileConfig {
     data_root: Option<PathBuf>,
     exec_root: Option<PathBuf>,
     hosts: Vec<String>,
+    tls: Option<bool>,
+    tlsverify: Option<bool>,
+    tlscacert: Option<PathBuf>,
+    tlscert: Option<PathBuf>,
+    tlskey: Option<PathBuf>,
     log_level: Option<String>,
     log_driver: Option<String>,
     log_opts: HashMap<String, String>,
     pidfile: Option<PathBuf>,
     live_restore: Option<bool>,
-    default_ulimits: Option<serde_json::Value>,
+    default_ulimits: HashMap<String, Ulimit>,
     insecure_registries: Vec<String>,
     registry_mirrors: Vec<String>,
     max_concurrent_downloads: Option<usize>,
@@ -84,8 +111,12 @@ impl FileConfig {
 /// The daemon's effective settings.
 #[derive(Debug)]
 pub struct Options {
-    /// The socket path.
-    pub socket: PathBuf,
+    /// Where the API is served.
+    pub listeners: Vec<ListenAddr>,
+    /// TLS for the TCP listeners (`--tls`/`--tlsverify`).
+    pub tls: Option<TlsFiles>,
+    /// Ulimits for containers that do not set them (`default-ulimits`).
+    pub default_ulimits: Vec<Ulimit>,
     /// Data root.
     pub data_root: PathBuf,
     /// Exec root.
@@ -116,22 +147,24 @@ impl Options {
                 file.log_driver
             );
         }
-        let _ = (&file.live_restore, &file.default_ulimits);
+        let _ = &file.live_restore;
         let registry = file.registry()?;
+        let tls = tls_files(&flags, &file);
+        let hosts = if flags.host.is_empty() {
+            file.hosts.clone()
+        } else {
+            flags.host.clone()
+        };
+        let listeners = listeners(&hosts, tls.is_some())?;
+        let default_ulimits = default_ulimits(&flags.default_ulimit, &file.default_ulimits)?;
         let exec_root = flags
             .exec_root
             .or(file.exec_root)
             .unwrap_or_else(|| PathBuf::from("/run/berth"));
-        let host = flags.host.or_else(|| file.hosts.first().cloned());
-        let socket = match host {
-            Some(h) => PathBuf::from(
-                h.strip_prefix("unix://")
-                    .ok_or_else(|| anyhow::anyhow!("only unix:// hosts are supported: {h}"))?,
-            ),
-            None => PathBuf::from("/run/berth/berth.sock"),
-        };
         Ok(Options {
-            socket,
+            listeners,
+            tls,
+            default_ulimits,
             data_root: flags
                 .data_root
                 .or(file.data_root)
@@ -149,6 +182,60 @@ impl Options {
             registry,
         })
     }
+}
+
+/// The `-H` values parsed; none means the default unix socket.
+fn listeners(hosts: &[String], tls: bool) -> anyhow::Result<Vec<ListenAddr>> {
+    if hosts.is_empty() {
+        return Ok(vec![ListenAddr::Unix(PathBuf::from(DEFAULT_SOCKET))]);
+    }
+    hosts.iter().map(|h| parse_listen_addr(h, tls)).collect()
+}
+
+/// dockerd's TLS settings: `--tlsverify` implies `--tls`; files default to `$DOCKER_CERT_PATH` or
+/// `~/.docker`; `DOCKER_TLS_VERIFY` turns verification on by default.
+fn tls_files(flags: &Flags, file: &FileConfig) -> Option<TlsFiles> {
+    let env_verify = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
+    let verify = flags.tlsverify.or(file.tlsverify).unwrap_or(env_verify);
+    let tls = flags.tls.or(file.tls).unwrap_or(false) || verify;
+    if !tls {
+        return None;
+    }
+    let dir = cert_dir();
+    let pick = |flag: &Option<PathBuf>, key: &Option<PathBuf>, name: &str| {
+        flag.clone()
+            .or_else(|| key.clone())
+            .unwrap_or_else(|| dir.join(name))
+    };
+    Some(TlsFiles {
+        cert: pick(&flags.tlscert, &file.tlscert, "cert.pem"),
+        key: pick(&flags.tlskey, &file.tlskey, "key.pem"),
+        client_ca: verify.then(|| pick(&flags.tlscacert, &file.tlscacert, "ca.pem")),
+    })
+}
+
+/// `$DOCKER_CERT_PATH`, else `~/.docker`.
+fn cert_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DOCKER_CERT_PATH").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    Path::new(&home).join(".docker")
+}
+
+/// daemon.json's `default-ulimits`, then `--default-ulimit` flags (a flag replaces the file's
+/// limit of the same name).
+fn default_ulimits(
+    flags: &[String],
+    file: &HashMap<String, Ulimit>,
+) -> anyhow::Result<Vec<Ulimit>> {
+    let mut limits = ulimits_from_file(file)?;
+    for spec in flags {
+        let u = parse_ulimit(spec)?;
+        limits.retain(|l| l.name != u.name);
+        limits.push(u);
+    }
+    Ok(limits)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::sync::Arc;
 
-use berth_client::{Client, Host};
+use berth_client::{Client, Host, TlsFlags};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
@@ -16,9 +16,24 @@ use crate::exit::{CmdResult, exit_status};
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, disable_help_subcommand = true)]
 pub struct Cli {
-    /// Daemon socket to connect to (unix:///path).
+    /// Daemon socket to connect to (unix:///path, tcp://host:port).
     #[arg(short = 'H', long = "host")]
     host: Option<String>,
+    /// Use TLS; implied by --tlsverify.
+    #[arg(long)]
+    tls: bool,
+    /// Use TLS and verify the remote (default from DOCKER_TLS_VERIFY).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    tlsverify: Option<bool>,
+    /// Trust certs signed only by this CA (default ~/.docker/ca.pem).
+    #[arg(long)]
+    tlscacert: Option<std::path::PathBuf>,
+    /// Path to TLS certificate file (default ~/.docker/cert.pem).
+    #[arg(long)]
+    tlscert: Option<std::path::PathBuf>,
+    /// Path to TLS key file (default ~/.docker/key.pem).
+    #[arg(long)]
+    tlskey: Option<std::path::PathBuf>,
     /// Enable debug mode.
     #[arg(short = 'D', long)]
     debug: bool,
@@ -252,7 +267,14 @@ fn usage_error(e: &clap::Error, args: &[OsString]) -> i32 {
 }
 
 async fn run_cli(cli: Cli) -> CmdResult {
-    let host = Host::resolve(cli.host.as_deref())?;
+    let tls = TlsFlags {
+        tls: cli.tls,
+        tlsverify: cli.tlsverify,
+        cacert: cli.tlscacert.clone(),
+        cert: cli.tlscert.clone(),
+        key: cli.tlskey.clone(),
+    };
+    let host = Host::resolve(cli.host.as_deref(), &tls)?;
     if !matches!(cli.command, Command::Logout(_)) && crate::autostart::wanted(&host) {
         crate::autostart::start(&host).map_err(|e| crate::exit::StatusError::new(1, e))?;
     }

@@ -20,14 +20,17 @@ fn berthd_binary() -> PathBuf {
 /// Whether this invocation should start the daemon.
 pub fn wanted(host: &Host) -> bool {
     host.url == DEFAULT_HOST
-        && !host.socket.exists()
+        && host.socket().is_some_and(|s| !s.exists())
         && nix::unistd::geteuid().is_root()
         && std::env::var("BERTH_NO_AUTOSTART").as_deref() != Ok("1")
 }
 
 /// Starts berthd in its own process group with its log in the run root, and waits up to 10 s for the socket.
 pub fn start(host: &Host) -> Result<(), String> {
-    let run_root = host.socket.parent().unwrap_or(Path::new("/run/berth"));
+    let socket = host
+        .socket()
+        .ok_or_else(|| format!("{} is not a unix socket", host.url))?;
+    let run_root = socket.parent().unwrap_or(Path::new("/run/berth"));
     std::fs::create_dir_all(run_root)
         .map_err(|e| format!("creating {}: {e}", run_root.display()))?;
     let log_path = run_root.join("berthd.log");
@@ -50,11 +53,11 @@ pub fn start(host: &Host) -> Result<(), String> {
         log_path.display()
     );
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !host.socket.exists() {
+    while !socket.exists() {
         if Instant::now() > deadline {
             return Err(format!(
                 "berthd did not create {} in time; see {}",
-                host.socket.display(),
+                socket.display(),
                 log_path.display()
             ));
         }

@@ -51,10 +51,16 @@ struct Daemon {
 
 impl Daemon {
     fn start() -> Daemon {
+        Daemon::start_with_args(|_| Vec::new())
+    }
+
+    /// Starts berthd with extra flags, computed from the temp dir (for files placed there).
+    fn start_with_args(extra: impl FnOnce(&Path) -> Vec<String>) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("b")
             .tempdir()
             .expect("temp dir");
+        let extra = extra(dir.path());
         let socket = dir.path().join("berth.sock");
         let log = std::fs::File::create(dir.path().join("berthd.log")).expect("log file");
         let child = Command::new(berthd_bin())
@@ -68,6 +74,7 @@ impl Daemon {
             .arg(dir.path().join("berthd.pid"))
             .arg("--config-file")
             .arg(dir.path().join("daemon.json"))
+            .args(&extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -862,4 +869,202 @@ fn logout_edits_docker_config() {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
     assert_eq!(v["auths"], serde_json::json!({}));
     assert_eq!(v["other"], 1);
+}
+
+/// `rmi --no-prune` keeps an untagged parent that plain `rmi` deletes with its child, and
+/// `image prune --filter until=` only removes images created before the limit (berth CLI
+/// and the stock docker CLI).
+#[test]
+fn rmi_no_prune_and_image_prune_until() {
+    if !root_or_skip() {
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox();
+    let untagged_parent = || {
+        let out = d.berth(&["commit", "--pause=false", "np-src"]);
+        assert_ok(&out, "commit untagged");
+        text(&out.stdout).trim().to_string()
+    };
+    assert_ok(
+        &d.berth(&[
+            "run",
+            "--name",
+            "np-src",
+            "--network",
+            "none",
+            "busybox",
+            "true",
+        ]),
+        "run np-src",
+    );
+    let all_ids = || text(&d.berth(&["images", "-aq", "--no-trunc"]).stdout);
+    for (cli, no_prune) in [("berth", true), ("docker", false)] {
+        let parent = untagged_parent();
+        let name = format!("np-child-{cli}");
+        assert_ok(
+            &d.berth(&[
+                "run",
+                "--name",
+                &name,
+                "--network",
+                "none",
+                &parent,
+                "touch",
+                "/x",
+            ]),
+            "run child",
+        );
+        let tag = format!("e2e/np:{cli}");
+        assert_ok(&d.berth(&["commit", &name, &tag]), "commit child");
+        assert_ok(&d.berth(&["rm", &name]), "rm child container");
+        let out = if no_prune {
+            d.berth(&["rmi", "--no-prune", &tag])
+        } else {
+            d.docker(&["rmi", &tag])
+        };
+        assert_ok(&out, "rmi child");
+        let deleted_parent = text(&out.stdout).contains(&format!("Deleted: {parent}"));
+        assert_eq!(deleted_parent, !no_prune, "{cli}: {}", text(&out.stdout));
+        assert_eq!(
+            all_ids().contains(&parent),
+            no_prune,
+            "{cli}: {}",
+            all_ids()
+        );
+    }
+    assert_ok(&d.berth(&["rm", "np-src"]), "rm np-src");
+    // The parent kept by --no-prune is dangling now; it was created seconds ago.
+    let out = d.berth(&[
+        "image",
+        "prune",
+        "-f",
+        "--filter",
+        "until=2000-01-01T00:00:00Z",
+    ]);
+    assert_ok(&out, "prune until 2000");
+    assert!(
+        !text(&out.stdout).contains("deleted:"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = d.docker(&["image", "prune", "-f", "--filter", "until=1h"]);
+    assert_ok(&out, "docker prune until 1h");
+    assert!(
+        !text(&out.stdout).contains("deleted:"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = d.docker(&["image", "prune", "-f", "--filter", "until=bogus"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("bogus"), "{}", text(&out.stderr));
+    std::thread::sleep(Duration::from_millis(2100));
+    let out = d.berth(&["image", "prune", "-f", "--filter", "until=1s"]);
+    assert_ok(&out, "prune until 1s");
+    assert!(
+        text(&out.stdout).contains("deleted: sha256:"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&d.berth(&["images", "-q"]).stdout).trim().len() > 0,
+        "busybox stays"
+    );
+}
+
+/// A free TCP port on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+#[test]
+fn berth_talks_to_a_tls_daemon_with_flags_and_environment() {
+    if !root_or_skip() {
+        return;
+    }
+    let port = free_port();
+    let d = Daemon::start_with_args(|dir| {
+        let certs = dir.join("certs");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/tls-certs.sh");
+        let st = Command::new(script).arg(&certs).status().expect("tls-certs.sh");
+        assert!(st.success(), "tls-certs.sh failed");
+        let s = |p: &str| certs.join(p).display().to_string();
+        vec![
+            "-H".into(),
+            format!("tcp://127.0.0.1:{port}"),
+            "--tlsverify".into(),
+            format!("--tlscacert={}", s("server/ca.pem")),
+            format!("--tlscert={}", s("server/cert.pem")),
+            format!("--tlskey={}", s("server/key.pem")),
+        ]
+    });
+    d.import_busybox();
+    let certs = d.dir.path().join("certs");
+    let tcp = format!("tcp://127.0.0.1:{port}");
+    let client = certs.join("client");
+    let flags = |args: &[&str]| -> Output {
+        let mut cmd = Command::new(berth_bin());
+        cmd.env_remove("DOCKER_HOST")
+            .env_remove("BERTH_HOST")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH")
+            .arg("--tlsverify")
+            .arg(format!("--tlscacert={}", client.join("ca.pem").display()))
+            .arg(format!("--tlscert={}", client.join("cert.pem").display()))
+            .arg(format!("--tlskey={}", client.join("key.pem").display()))
+            .args(["-H", &tcp])
+            .args(args);
+        run_with_stdin(&mut cmd, None)
+    };
+    let env = |cert_dir: &Path, args: &[&str], stdin: Option<&[u8]>| -> Output {
+        run_with_stdin(
+            Command::new(berth_bin())
+                .env_remove("BERTH_HOST")
+                .env("DOCKER_HOST", &tcp)
+                .env("DOCKER_TLS_VERIFY", "1")
+                .env("DOCKER_CERT_PATH", cert_dir)
+                .args(args),
+            stdin,
+        )
+    };
+    let out = flags(&["run", "--rm", "busybox", "echo", "hi over tls"]);
+    assert_ok(&out, "berth run over TLS (flags)");
+    assert_eq!(text(&out.stdout), "hi over tls\n");
+    // Attach with stdin through TLS, output after stdin's EOF included.
+    let out = env(
+        &client,
+        &["run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo done"],
+        Some(b"piped\n"),
+    );
+    assert_ok(&out, "berth run -i over TLS (environment)");
+    assert_eq!(text(&out.stdout), "piped\ndone\n");
+    let out = env(
+        &client,
+        &["run", "-d", "--name", "tlsbox", "busybox", "sleep", "300"],
+        None,
+    );
+    assert_ok(&out, "berth run -d");
+    let out = env(&client, &["exec", "-i", "tlsbox", "cat"], Some(b"via exec\n"));
+    assert_ok(&out, "berth exec -i over TLS");
+    assert_eq!(text(&out.stdout), "via exec\n");
+    // top with ps arguments, through the same connection type.
+    let out = env(&client, &["top", "tlsbox", "aux"], None);
+    assert_ok(&out, "berth top aux");
+    let top = text(&out.stdout);
+    assert!(top.starts_with("USER") && top.contains("sleep 300"), "{top}");
+    assert_eq!(top.lines().count(), 2, "{top}");
+    // Refused: a certificate from another CA, and no certificate at all.
+    let out = env(&certs.join("rogue"), &["ps"], None);
+    assert!(!out.status.success(), "rogue client got in");
+    let bare = certs.join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    std::fs::copy(client.join("ca.pem"), bare.join("ca.pem")).unwrap();
+    let out = env(&bare, &["ps"], None);
+    assert!(!out.status.success(), "client without a certificate got in");
+    assert!(text(&out.stderr).contains("TLS"), "{}", text(&out.stderr));
+    let out = env(&client, &["rm", "-f", "tlsbox"], None);
+    assert_ok(&out, "berth rm -f");
 }

@@ -84,6 +84,31 @@ pub enum ClientError {
         /// Status the daemon sent instead of 101.
         status: u16,
     },
+    /// A TLS file (CA, certificate, key) could not be read or parsed.
+    #[error("could not read TLS file {path}: {source}")]
+    TlsFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    /// The TLS configuration was rejected (a bad certificate or key).
+    #[error("invalid TLS configuration: {source}")]
+    TlsSetup {
+        /// Why.
+        #[source]
+        source: rustls::Error,
+    },
+    /// The TLS handshake with the daemon failed (untrusted certificate, no client certificate, ...).
+    #[error("error during connect: TLS handshake with {host} failed: {source}")]
+    TlsHandshake {
+        /// The host URL.
+        host: String,
+        /// The handshake error.
+        #[source]
+        source: io::Error,
+    },
     /// Reading or writing a local stream failed.
     #[error("{context}: {source}")]
     Io {
@@ -108,7 +133,10 @@ impl ClientError {
                 _ => ErrorKind::Internal,
             },
             ClientError::Connect { .. } => ErrorKind::Unavailable,
-            ClientError::UnsupportedHost { .. } => ErrorKind::InvalidArgument,
+            ClientError::UnsupportedHost { .. }
+            | ClientError::TlsFile { .. }
+            | ClientError::TlsSetup { .. } => ErrorKind::InvalidArgument,
+            ClientError::TlsHandshake { .. } => ErrorKind::PermissionDenied,
             _ => ErrorKind::Internal,
         }
     }

@@ -1,4 +1,4 @@
-//! A Docker Engine API client over the unix socket, used by the berth CLI.
+//! A Docker Engine API client over a unix socket, TCP or TLS, used by the berth CLI.
 //!
 //! Cheap to create (no connection until the first request, one unix connection per request, no pool set-up),
 //! so the CLI starts in a few milliseconds on a current-thread tokio runtime. The API version is negotiated
@@ -6,6 +6,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod connection;
 pub mod containers;
 pub mod error;
 pub mod frames;
@@ -13,9 +14,11 @@ pub mod host;
 pub mod images;
 pub mod stream;
 pub mod system;
+pub mod tls;
 pub mod transport;
 
 pub use error::{ClientError, ErrorKind};
 pub use frames::{Frame, FrameDecoder};
-pub use host::Host;
+pub use host::{Endpoint, Host};
+pub use tls::{TlsFlags, TlsSettings};
 pub use transport::{Body, Client, Hijacked, Query};

@@ -1,5 +1,5 @@
-//! HTTP/1.1 over the unix socket with hyper: one connection per request (connecting a unix socket costs
-//! microseconds), lazy version negotiation, error replies decoded into [`ClientError::Daemon`], and hijacked
+//! HTTP/1.1 to the daemon with hyper, over a unix socket, TCP or TLS: one connection per request (connecting
+//! a unix socket costs microseconds), lazy version negotiation, error replies decoded into [`ClientError::Daemon`], and hijacked
 //! connections for attach/exec.
 
 use std::io;
@@ -12,11 +12,13 @@ use hyper::body::{Frame, Incoming};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::net::UnixStream;
+use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::OnceCell;
 
+use crate::connection::Connection;
 use crate::error::ClientError;
-use crate::host::Host;
+use crate::host::{Endpoint, Host};
+use crate::tls::{self, TlsSettings};
 
 /// Request bodies: empty, a buffer, or a stream (tar uploads).
 pub type Body = BoxBody<Bytes, io::Error>;
@@ -35,6 +37,7 @@ pub type Hijacked = TokioIo<hyper::upgrade::Upgraded>;
 pub struct Client {
     host: Host,
     version: OnceCell<String>,
+    tls_config: std::sync::OnceLock<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// An empty request body.
@@ -82,7 +85,11 @@ impl Client {
         if let Some(v) = version_override() {
             let _ = version.set(v);
         }
-        Client { host, version }
+        Client {
+            host,
+            version,
+            tls_config: std::sync::OnceLock::new(),
+        }
     }
 
     /// The daemon address.
@@ -108,13 +115,49 @@ impl Client {
             .map(String::as_str)
     }
 
-    async fn connect(&self) -> Result<UnixStream, ClientError> {
-        UnixStream::connect(&self.host.socket)
+    /// Opens a connection to the daemon (TLS handshake included).
+    async fn connect(&self) -> Result<Connection, ClientError> {
+        let connect_err = |source| ClientError::Connect {
+            host: self.host.url.clone(),
+            source,
+        };
+        let (host, port) = match &self.host.endpoint {
+            Endpoint::Unix(path) => {
+                let stream = UnixStream::connect(path).await.map_err(connect_err)?;
+                return Ok(Connection::Unix(stream));
+            }
+            Endpoint::Tcp { host, port } => (host, *port),
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let tcp = TcpStream::connect((bare, port))
             .await
-            .map_err(|source| ClientError::Connect {
+            .map_err(connect_err)?;
+        tcp.set_nodelay(true)
+            .map_err(|e| ClientError::io("setting TCP_NODELAY", e))?;
+        let Some(settings) = &self.host.tls else {
+            return Ok(Connection::Tcp(tcp));
+        };
+        let connector = tokio_rustls::TlsConnector::from(self.tls_config(settings)?);
+        let stream = connector
+            .connect(tls::server_name(host)?, tcp)
+            .await
+            .map_err(|source| ClientError::TlsHandshake {
                 host: self.host.url.clone(),
                 source,
-            })
+            })?;
+        Ok(Connection::Tls(Box::new(stream)))
+    }
+
+    /// The TLS configuration, built once per client.
+    fn tls_config(
+        &self,
+        settings: &TlsSettings,
+    ) -> Result<std::sync::Arc<rustls::ClientConfig>, ClientError> {
+        if let Some(config) = self.tls_config.get() {
+            return Ok(config.clone());
+        }
+        let config = tls::client_config(settings)?;
+        Ok(self.tls_config.get_or_init(|| config).clone())
     }
 
     fn build(

@@ -4,11 +4,12 @@
 use crate::Engine;
 use crate::shim_client::{Frame, ShimClient, ShimError, ShimOutput, ShimStream};
 use crate::status::Status;
-use berth_api::container::AttachOptions;
-use berth_api::stream::receiver_stream;
+use berth_api::container::{AttachOptions, LogsOptions};
+use berth_api::stream::{BoxStream, receiver_stream};
 use berth_api::{ApiError, ApiResult, AttachedStreams, OutputChunk, StreamKind};
 use berth_shim::config::ExitRecord;
 use bytes::Bytes;
+use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
@@ -146,15 +147,30 @@ async fn forward_output(
 }
 
 impl Engine {
-    /// Attaches to a container (before start: the attach waits for the start).
+    /// Attaches to a container (before start: the attach waits for the start). With `logs`, the
+    /// container's log is replayed first (stdout and stderr kept apart); without `stream`, only
+    /// that replay is sent, whatever the container's state, as dockerd does.
     pub async fn attach(&self, name: &str, opts: AttachOptions) -> ApiResult<AttachedStreams> {
+        let replay = if opts.logs {
+            Some(self.log_replay(name, &opts).await?)
+        } else {
+            None
+        };
         let c = self.lookup(name)?;
         let rec = c.lock().await;
+        if !opts.stream {
+            self.emit_container("attach", &rec, Default::default());
+            return Ok(AttachedStreams {
+                stdin: None,
+                output: replay.unwrap_or_else(|| Box::pin(futures_util::stream::empty())),
+                tty: rec.tty(),
+            });
+        }
         let stdin = opts.stdin && rec.config.open_stdin.unwrap_or(false);
-        let (streams, pending) = channels(stdin, opts.stdout, opts.stderr, rec.tty());
+        let (mut streams, pending) = channels(stdin, opts.stdout, opts.stderr, rec.tty());
         match rec.state.status {
             // `docker start -a` attaches first, then starts: the attach waits for the start.
-            Status::Created | Status::Exited | Status::Restarting if opts.stream => {
+            Status::Created | Status::Exited | Status::Restarting => {
                 c.pending
                     .lock()
                     .map_err(|_| ApiError::internal("attach list poisoned"))?
@@ -171,7 +187,32 @@ impl Engine {
                 )));
             }
         }
+        if let Some(replay) = replay {
+            streams.output = Box::pin(replay.chain(streams.output));
+        }
         self.emit_container("attach", &rec, Default::default());
         Ok(streams)
+    }
+
+    /// The container's log so far as output chunks, for `attach?logs=1`.
+    async fn log_replay(
+        &self,
+        name: &str,
+        opts: &AttachOptions,
+    ) -> ApiResult<BoxStream<OutputChunk>> {
+        let logs = self
+            .logs(
+                name,
+                LogsOptions {
+                    stdout: opts.stdout,
+                    stderr: opts.stderr,
+                    ..LogsOptions::default()
+                },
+            )
+            .await?;
+        Ok(Box::pin(logs.records.map(|r| OutputChunk {
+            kind: r.kind,
+            data: r.data,
+        })))
     }
 }

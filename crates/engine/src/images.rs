@@ -352,7 +352,10 @@ impl Images {
             .blocking(move |s| {
                 s.delete(
                     &n,
-                    berth_image::images::DeleteOptions { force: opts.force },
+                    berth_image::images::DeleteOptions {
+                        force: opts.force,
+                        no_prune: opts.noprune,
+                    },
                     &users,
                 )
             })
@@ -388,13 +391,9 @@ impl Images {
         users: Vec<ImageUse>,
     ) -> ApiResult<ImagePruneResponse> {
         let users = image_users(users);
-        let all = filters
-            .get("dangling")
-            .iter()
-            .any(|d| d == "false" || d == "0");
-        let labels: Vec<String> = filters.get("label").to_vec();
+        let filter = prune_filter(&filters)?;
         let (items, reclaimed) = self
-            .blocking(move |s| s.prune(all, &labels, &users))
+            .blocking(move |s| s.prune_matching(&filter, &users))
             .await?;
         Ok(ImagePruneResponse {
             images_deleted: items.into_iter().map(delete_item).collect(),
@@ -587,4 +586,27 @@ fn unmount_if_mounted(target: &Path) -> ApiResult<()> {
             .map_err(|e| ApiError::internal(format!("unmounting {t}: {e}")))?;
     }
     Ok(())
+}
+
+/// Docker's image prune filters: `dangling`, `label`, `label!`, `until`; anything else is an
+/// error, as in Docker.
+fn prune_filter(filters: &Filters) -> ApiResult<berth_image::PruneFilter> {
+    filters.check_keys(&["dangling", "label", "label!", "until"])?;
+    let until = match filters.get("until").first() {
+        Some(u) => Some(crate::maintenance::parse_until(u).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "failed to parse value as time or duration: \"{u}\""
+            ))
+        })?),
+        None => None,
+    };
+    Ok(berth_image::PruneFilter {
+        all: filters
+            .get("dangling")
+            .iter()
+            .any(|d| d == "false" || d == "0"),
+        labels: filters.get("label").to_vec(),
+        labels_not: filters.get("label!").to_vec(),
+        until,
+    })
 }

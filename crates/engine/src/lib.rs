@@ -26,6 +26,7 @@ mod spec;
 mod stats;
 mod status;
 mod system;
+mod top;
 mod user;
 
 pub use berth_distribution::ClientConfig as RegistryConfig;
@@ -54,6 +55,10 @@ pub struct EngineConfig {
     /// How the shared registry client reaches registries (daemon.json `insecure-registries`,
     /// `registry-mirrors`, `max-concurrent-downloads`, `max-concurrent-uploads`).
     pub registry: RegistryConfig,
+    /// Ulimits applied to containers that do not set the same limit themselves (daemon.json
+    /// `default-ulimits`, `--default-ulimit`), merged at start as dockerd does (inspect keeps
+    /// showing only the container's own).
+    pub default_ulimits: Vec<berth_api::config::Ulimit>,
 }
 
 impl EngineConfig {
@@ -75,6 +80,7 @@ impl EngineConfig {
             .find(|p| p.exists()),
             log_opts: HashMap::new(),
             registry: RegistryConfig::default(),
+            default_ulimits: Vec::new(),
         }
     }
 }

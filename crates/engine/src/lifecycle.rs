@@ -199,6 +199,7 @@ impl Engine {
             container_dir: &c.dir,
             cgroups_path: cgroups_path.clone(),
             init_binary: self.inner.cfg.init_binary.as_deref(),
+            default_ulimits: &self.inner.cfg.default_ulimits,
         })
         .map_err(|e| match e {
             spec::SpecError::Internal(_) => fail(internal("building the spec", e)),

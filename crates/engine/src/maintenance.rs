@@ -151,21 +151,49 @@ impl Engine {
     }
 }
 
-/// `until` as a Unix timestamp (seconds or RFC 3339) or a Go duration like `24h`.
-fn parse_until(s: &str) -> Option<i64> {
+/// `until` as a Unix timestamp (seconds or RFC 3339) or a Go duration before now (`24h`,
+/// `1h30m`, `90s`, `1.5h`), as Docker's prune filters read it.
+pub(crate) fn parse_until(s: &str) -> Option<i64> {
     if let Ok(n) = s.parse::<f64>() {
         return Some(n as i64);
     }
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp());
     }
-    let (num, unit) = s.split_at(s.find(|c: char| c.is_alphabetic())?);
-    let n: i64 = num.parse().ok()?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return None,
-    };
-    Some(chrono::Utc::now().timestamp() - secs)
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S") {
+        return Some(t.and_utc().timestamp());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp());
+    }
+    Some(chrono::Utc::now().timestamp() - go_duration_secs(s)?)
+}
+
+/// A Go duration string (`1h30m`, `2.5s`, `300ms`) in whole seconds.
+fn go_duration_secs(s: &str) -> Option<i64> {
+    let mut rest = s.strip_prefix('+').unwrap_or(s);
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += n * scale;
+        rest = &rest[unit_len..];
+    }
+    Some(total as i64)
 }

@@ -4,7 +4,7 @@
 
 use crate::record::ContainerRecord;
 use crate::user;
-use berth_api::config::{HostConfig, MountType};
+use berth_api::config::{HostConfig, MountType, Ulimit};
 use oci_spec::runtime::{Capability, Spec};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -35,6 +35,8 @@ pub struct SpecInputs<'a> {
     pub cgroups_path: String,
     /// A host binary to use as `--init` (tini), when one exists.
     pub init_binary: Option<&'a Path>,
+    /// The daemon's default ulimits, for limits the container does not set itself.
+    pub default_ulimits: &'a [Ulimit],
 }
 
 /// The result: a spec, and warnings for the user (capabilities the host lacks).
@@ -128,7 +130,7 @@ pub fn build(inputs: &SpecInputs<'_>) -> Result<BuiltSpec, SpecError> {
             "env": environment(r, &user.home),
             "cwd": r.config.working_dir.as_deref().filter(|w| !w.is_empty()).unwrap_or("/"),
             "capabilities": {"bounding": cap_names, "effective": cap_names, "permitted": cap_names},
-            "rlimits": rlimits(hc),
+            "rlimits": rlimits(hc, inputs.default_ulimits),
             "noNewPrivileges": no_new_privileges(hc),
             "oomScoreAdj": hc.oom_score_adj.unwrap_or(0),
         },
@@ -395,11 +397,14 @@ fn device_rules(privileged: bool) -> Value {
     Value::Array(rules)
 }
 
-fn rlimits(hc: &HostConfig) -> Vec<Value> {
-    hc.resources
-        .ulimits
+/// The container's ulimits, then the daemon's defaults for names the container does not set.
+fn rlimits(hc: &HostConfig, defaults: &[Ulimit]) -> Vec<Value> {
+    let own = hc.resources.ulimits.as_deref().unwrap_or_default();
+    let inherited = defaults
         .iter()
-        .flatten()
+        .filter(|d| !own.iter().any(|u| u.name == d.name));
+    own.iter()
+        .chain(inherited)
         .map(|u| json!({"type": format!("RLIMIT_{}", u.name.to_uppercase()), "soft": u.soft, "hard": u.hard}))
         .collect()
 }
@@ -597,6 +602,7 @@ mod tests {
             container_dir: dir.path(),
             cgroups_path: "/berth/x".into(),
             init_binary: None,
+            default_ulimits: &[],
         })?;
         Ok((built, dir))
     }

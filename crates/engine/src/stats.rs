@@ -1,9 +1,6 @@
-//! `docker stats` and `docker top`: cgroup counters from the shim turned into Docker's stats
-//! JSON, and the container's processes read from /proc in `ps -ef` columns.
+//! `docker stats`: cgroup counters from the shim turned into Docker's stats JSON.
 
 use crate::Engine;
-use crate::status::Status;
-use berth_api::container::{TopOptions, TopResponse};
 use berth_api::stats::{
     BlkioStatEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, PidsStats,
     StatsOptions, ThrottlingData,
@@ -78,30 +75,6 @@ impl Engine {
             }
         });
         Ok(receiver_stream(rx))
-    }
-
-    /// The container's processes, `ps -ef` style.
-    pub async fn top(&self, name: &str, _opts: TopOptions) -> ApiResult<TopResponse> {
-        let c = self.lookup(name)?;
-        let rec = c.lock().await;
-        if !matches!(rec.state.status, Status::Running | Status::Paused) {
-            return Err(ApiError::not_running(&rec.id));
-        }
-        let reply = self
-            .shim(&rec.id)
-            .request(&Request::Ps)
-            .await
-            .map_err(|e| ApiError::new(e.kind(), e.to_string()))?;
-        let Reply::Pids { mut pids } = reply else {
-            return Err(ApiError::internal("unexpected ps reply"));
-        };
-        pids.sort_unstable();
-        let titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let processes = pids.into_iter().filter_map(ps_row).collect();
-        Ok(TopResponse { titles, processes })
     }
 }
 
@@ -203,48 +176,3 @@ fn host_memory() -> u64 {
         .unwrap_or(0)
 }
 
-/// One `ps -ef` row from /proc/<pid>.
-fn ps_row(pid: i32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ppid = fields.get(1)?.to_string();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    let secs = ticks / 100;
-    let time = format!(
-        "{:02}:{:02}:{:02}",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    );
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let uid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|v| v.split_whitespace().next())
-        .unwrap_or("0")
-        .to_string();
-    let uid = if uid == "0" { "root".to_string() } else { uid };
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let cmd = cmdline
-        .split(|b| *b == 0)
-        .filter(|s| !s.is_empty())
-        .map(|s| String::from_utf8_lossy(s).into_owned())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let tty = if fields.get(4).is_some_and(|t| *t != "0") {
-        "pts/0"
-    } else {
-        "?"
-    };
-    Some(vec![
-        uid,
-        pid.to_string(),
-        ppid,
-        "0".into(),
-        "00:00".into(),
-        tty.into(),
-        time,
-        cmd,
-    ])
-}

@@ -126,6 +126,7 @@ fn apply_tar_with<R: Read>(
         stats: ApplyStats::default(),
         dir_times: Vec::new(),
         cached_parent: None,
+        copy_buf: Vec::new(),
         in_root: in_root.is_some(),
         prefix: in_root.unwrap_or_default(),
     };
@@ -181,6 +182,8 @@ struct EntryMeta {
 }
 
 struct Applier {
+    /// Reused for file contents: big reads and writes instead of `io::copy`'s 8 KiB.
+    copy_buf: Vec<u8>,
     root: File,
     stats: ApplyStats,
     dir_times: Vec<(Vec<OsString>, i64)>,
@@ -408,7 +411,7 @@ impl Applier {
         let fd = openat2(dir.as_fd(), name, how)
             .map_err(|e| io_error(&meta.display, "create file", e))?;
         let mut file = File::from(fd);
-        let n = io::copy(entry, &mut file).map_err(|source| ApplyError::Read { source })?;
+        let n = copy_large(entry, &mut file, &mut self.copy_buf, &meta.display)?;
         self.stats.content_size += n;
         set_owner_mode_fd(&file, meta)?;
         set_xattrs_fd(&file, meta);
@@ -612,6 +615,37 @@ fn read_meta<R: Read>(
         mtime: i64::try_from(mtime).unwrap_or(i64::MAX),
         xattrs,
     })
+}
+
+/// Size of the buffer file contents are copied through.
+const COPY_BUFFER: usize = 256 << 10;
+
+/// Copies a file's contents through a large reusable buffer; read errors are the tar
+/// stream's, write errors the file's.
+fn copy_large<R: Read>(
+    mut from: R,
+    to: &mut File,
+    buf: &mut Vec<u8>,
+    entry: &str,
+) -> Result<u64, ApplyError> {
+    if buf.len() < COPY_BUFFER {
+        buf.resize(COPY_BUFFER, 0);
+    }
+    let mut total = 0u64;
+    loop {
+        let n = match from.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(source) => return Err(ApplyError::Read { source }),
+        };
+        io::Write::write_all(to, &buf[..n]).map_err(|source| ApplyError::Io {
+            entry: entry.to_string(),
+            op: "write file",
+            source,
+        })?;
+        total += n as u64;
+    }
 }
 
 fn reject(meta: &EntryMeta, reason: &str) -> ApplyError {

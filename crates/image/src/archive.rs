@@ -7,15 +7,13 @@ use std::io::{self, Read, Write};
 use berth_oci::manifest::{
     ANNOTATION_CONTAINERD_IMAGE_NAME, ANNOTATION_REF_NAME, DockerSaveEntry, OciLayout,
 };
-use berth_oci::{
-    Descriptor, Digest, ImageConfig, Index, Manifest, Platform, Reference, media_type,
-};
+use berth_oci::{Descriptor, Digest, ImageConfig, Index, Manifest, Reference, media_type};
 
 use crate::compression::decompress;
-use crate::store::{Store, StoreError, chain_id, io_err};
+use crate::store::{Store, StoreError, io_err};
 
 /// Small archive files are read whole; anything bigger than this is not a manifest.
-const MAX_METADATA_SIZE: u64 = 64 << 20;
+pub(crate) const MAX_METADATA_SIZE: u64 = 64 << 20;
 
 /// An image a load created or updated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,24 +24,15 @@ pub struct LoadedImage {
     pub refs: Vec<Reference>,
 }
 
-fn invalid(reason: impl Into<String>) -> StoreError {
+/// An invalid-archive error with `reason`.
+pub(crate) fn invalid(reason: impl Into<String>) -> StoreError {
     StoreError::InvalidArchive {
         reason: reason.into(),
     }
 }
 
-/// What the first pass over an archive found.
-#[derive(Default)]
-struct ArchiveContents {
-    /// Archive path -> blob ingested from it.
-    files: HashMap<String, Digest>,
-    /// manifest.json, index.json, repositories, oci-layout.
-    metadata: HashMap<String, Vec<u8>>,
-    /// Symlinks and hard links: path -> target path.
-    links: Vec<(String, String)>,
-}
-
-fn clean_archive_path(p: &str) -> String {
+/// Normalizes an archive path (`./a/../b/` -> `b`).
+pub(crate) fn clean_archive_path(p: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     for c in p.split('/') {
         match c {
@@ -62,186 +51,7 @@ impl Store {
     /// zstd compressed, like `docker load`) streamed from `reader`; layers already present are
     /// not unpacked again.
     pub fn load<R: Read>(&self, reader: R) -> Result<Vec<LoadedImage>, StoreError> {
-        let _lease = self.lease();
-        let contents = self.ingest_archive(reader)?;
-        if let Some(m) = contents.metadata.get("manifest.json") {
-            let entries: Vec<DockerSaveEntry> =
-                serde_json::from_slice(m).map_err(|e| invalid(format!("manifest.json: {e}")))?;
-            return entries
-                .iter()
-                .map(|e| self.load_save_entry(&contents, e))
-                .collect();
-        }
-        if let Some(i) = contents.metadata.get("index.json") {
-            let index = Index::from_json(i).map_err(|e| invalid(format!("index.json: {e}")))?;
-            let mut out = Vec::new();
-            for d in &index.manifests {
-                self.load_oci_descriptor(d, d, &mut out, 0)?;
-            }
-            return Ok(out);
-        }
-        Err(invalid("neither manifest.json nor index.json found"))
-    }
-
-    fn ingest_archive<R: Read>(&self, reader: R) -> Result<ArchiveContents, StoreError> {
-        let mut c = ArchiveContents::default();
-        let read_err = |e: io::Error| invalid(format!("reading archive: {e}"));
-        let (_, reader) = decompress(reader).map_err(read_err)?;
-        let mut archive = tar::Archive::new(reader);
-        for entry in archive.entries().map_err(read_err)? {
-            let mut entry = entry.map_err(read_err)?;
-            let path = clean_archive_path(&String::from_utf8_lossy(&entry.path_bytes()));
-            match entry.header().entry_type() {
-                tar::EntryType::Regular | tar::EntryType::Continuous => {}
-                tar::EntryType::Symlink | tar::EntryType::Link => {
-                    let target = entry
-                        .link_name_bytes()
-                        .map(|t| String::from_utf8_lossy(&t).into_owned())
-                        .unwrap_or_default();
-                    let resolved = if entry.header().entry_type() == tar::EntryType::Symlink
-                        && !target.starts_with('/')
-                    {
-                        let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-                        clean_archive_path(&format!("{dir}/{target}"))
-                    } else {
-                        clean_archive_path(&target)
-                    };
-                    c.links.push((path, resolved));
-                    continue;
-                }
-                _ => continue,
-            }
-            let size = entry.size();
-            if matches!(
-                path.as_str(),
-                "manifest.json" | "index.json" | "repositories" | "oci-layout"
-            ) {
-                if size > MAX_METADATA_SIZE {
-                    return Err(invalid(format!("{path} is too large")));
-                }
-                let mut v = Vec::with_capacity(size as usize);
-                entry.read_to_end(&mut v).map_err(read_err)?;
-                c.metadata.insert(path, v);
-                continue;
-            }
-            let expected = match path.strip_prefix("blobs/sha256/") {
-                Some(hex) => Some(
-                    Digest::from_sha256_hex(hex).map_err(|e| invalid(format!("{path}: {e}")))?,
-                ),
-                None if path.ends_with(".json") || path.ends_with("layer.tar") => None,
-                None => continue,
-            };
-            let info = self
-                .content
-                .ingest(&mut entry, expected.as_ref(), Some(size))?;
-            c.files.insert(path, info.digest);
-        }
-        for _ in 0..8 {
-            for (path, target) in &c.links {
-                if let Some(d) = c.files.get(target).cloned() {
-                    c.files.entry(path.clone()).or_insert(d);
-                }
-            }
-        }
-        Ok(c)
-    }
-
-    fn load_save_entry(
-        &self,
-        c: &ArchiveContents,
-        e: &DockerSaveEntry,
-    ) -> Result<LoadedImage, StoreError> {
-        let lookup = |p: &str| {
-            let p = clean_archive_path(p);
-            c.files
-                .get(&p)
-                .cloned()
-                .ok_or_else(|| invalid(format!("{p} referenced by manifest.json is missing")))
-        };
-        let config_digest = lookup(&e.config)?;
-        let config_bytes = self.content.read_blob(&config_digest)?;
-        let config = parse_config(&config_digest, &config_bytes)?;
-        let diff_ids = &config.rootfs.diff_ids;
-        if diff_ids.len() != e.layers.len() {
-            return Err(invalid(format!(
-                "image {config_digest} has {} diff ids but {} layers",
-                diff_ids.len(),
-                e.layers.len()
-            )));
-        }
-        let mut parent: Option<Digest> = None;
-        for (path, diff_id) in e.layers.iter().zip(diff_ids) {
-            let blob = lookup(path)?;
-            let l = self.apply_layer_blob(parent.as_ref(), &blob, None, Some(diff_id))?;
-            parent = Some(l.chain_id);
-        }
-        let refs = e
-            .repo_tags
-            .iter()
-            .map(|t| Reference::parse_normalized_tagged(t))
-            .collect::<Result<Vec<_>, _>>()?;
-        let img = self.create_image(&config_bytes, None, &refs)?;
-        Ok(LoadedImage { id: img.id, refs })
-    }
-
-    fn load_oci_descriptor(
-        &self,
-        d: &Descriptor,
-        named_by: &Descriptor,
-        out: &mut Vec<LoadedImage>,
-        depth: u32,
-    ) -> Result<(), StoreError> {
-        if depth > 4 {
-            return Err(invalid("index nesting too deep"));
-        }
-        let data = self.content.read_blob(&d.digest)?;
-        let is_index = media_type::is_index(&d.media_type)
-            || (!media_type::is_manifest(&d.media_type)
-                && serde_json::from_slice::<serde_json::Value>(&data)
-                    .ok()
-                    .and_then(|v| v.get("manifests").cloned())
-                    .is_some());
-        if is_index {
-            let idx =
-                Index::from_json(&data).map_err(|e| invalid(format!("index {}: {e}", d.digest)))?;
-            let chosen = idx.select(&Platform::host()).ok_or_else(|| {
-                invalid(format!(
-                    "index {} has no manifest for {}",
-                    d.digest,
-                    Platform::host()
-                ))
-            })?;
-            return self.load_oci_descriptor(chosen, named_by, out, depth + 1);
-        }
-        let m = Manifest::from_json(&data)
-            .map_err(|e| invalid(format!("manifest {}: {e}", d.digest)))?;
-        let config_bytes = self.content.read_blob(&m.config.digest)?;
-        let config = parse_config(&m.config.digest, &config_bytes)?;
-        if config.rootfs.diff_ids.len() != m.layers.len() {
-            return Err(invalid(format!(
-                "manifest {} layer count differs from its config",
-                d.digest
-            )));
-        }
-        let mut parent: Option<Digest> = None;
-        for (layer, diff_id) in m.layers.iter().zip(&config.rootfs.diff_ids) {
-            if self.layer(&chain_id(parent.as_ref(), diff_id))?.is_none()
-                && self.content.stat(&layer.digest)?.is_none()
-            {
-                return Err(invalid(format!("layer blob {} is missing", layer.digest)));
-            }
-            let l = self.apply_layer_blob(
-                parent.as_ref(),
-                &layer.digest,
-                Some(&layer.media_type),
-                Some(diff_id),
-            )?;
-            parent = Some(l.chain_id);
-        }
-        let refs = descriptor_name(named_by).into_iter().collect::<Vec<_>>();
-        let img = self.create_image(&config_bytes, Some(&d.digest), &refs)?;
-        out.push(LoadedImage { id: img.id, refs });
-        Ok(())
+        self.load_streaming(reader)
     }
 
     /// Writes the images `names` name as a docker-save tarball that is also an OCI image layout
@@ -292,7 +102,8 @@ impl Store {
     }
 }
 
-fn parse_config(digest: &Digest, data: &[u8]) -> Result<ImageConfig, StoreError> {
+/// Parses an image config, naming its digest in the error.
+pub(crate) fn parse_config(digest: &Digest, data: &[u8]) -> Result<ImageConfig, StoreError> {
     ImageConfig::from_json(data).map_err(|source| StoreError::Config {
         digest: digest.clone(),
         source,
@@ -300,7 +111,7 @@ fn parse_config(digest: &Digest, data: &[u8]) -> Result<ImageConfig, StoreError>
 }
 
 /// The name an OCI layout index entry gives its image.
-fn descriptor_name(d: &Descriptor) -> Option<Reference> {
+pub(crate) fn descriptor_name(d: &Descriptor) -> Option<Reference> {
     if let Some(n) = d.annotation(ANNOTATION_CONTAINERD_IMAGE_NAME)
         && let Ok(r) = Reference::parse_normalized_tagged(n)
     {

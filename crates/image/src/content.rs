@@ -233,10 +233,28 @@ pub struct Ingest {
 impl Ingest {
     /// Verifies the expected digest and size (when given), fsyncs and moves the blob in place.
     pub fn commit(
-        mut self,
+        self,
         expected: Option<&Digest>,
         expected_size: Option<u64>,
     ) -> Result<BlobInfo, ContentError> {
+        let verified = self.verify(expected, expected_size)?;
+        let tmp = verified.file.path().to_path_buf();
+        verified
+            .file
+            .as_file()
+            .sync_all()
+            .map_err(io_err("fsync", &tmp))?;
+        verified.persist_synced()
+    }
+
+    /// Verifies the expected digest and size (when given) but leaves the blob in the ingest
+    /// directory, unsynced: a caller writing many blobs syncs the filesystem once and then
+    /// moves them all in place with [`VerifiedIngest::persist_synced`].
+    pub fn verify(
+        mut self,
+        expected: Option<&Digest>,
+        expected_size: Option<u64>,
+    ) -> Result<VerifiedIngest, ContentError> {
         let digester = std::mem::take(&mut self.digester);
         let size = digester.len();
         let actual = digester.finish();
@@ -264,17 +282,13 @@ impl Ingest {
                 source: io::Error::other("ingest already committed"),
             });
         };
-        let tmp = file.path().to_path_buf();
-        file.as_file().sync_all().map_err(io_err("fsync", &tmp))?;
-        let dest = self.store.blob_path(&actual);
-        file.persist(&dest).map_err(|e| ContentError::Io {
-            op: "rename into",
-            path: dest.clone(),
-            source: e.error,
-        })?;
-        Ok(BlobInfo {
-            digest: actual,
-            size,
+        Ok(VerifiedIngest {
+            store: self.store.clone(),
+            file,
+            info: BlobInfo {
+                digest: actual,
+                size,
+            },
         })
     }
 
@@ -305,6 +319,44 @@ impl Write for Ingest {
             Some(f) => f.flush(),
             None => Ok(()),
         }
+    }
+}
+
+/// A blob whose digest and size were verified, still in the ingest directory (removed when
+/// dropped): it becomes visible only through [`VerifiedIngest::persist_synced`].
+pub struct VerifiedIngest {
+    store: ContentStore,
+    file: tempfile::NamedTempFile,
+    info: BlobInfo,
+}
+
+impl VerifiedIngest {
+    /// The blob's digest and size.
+    pub fn info(&self) -> &BlobInfo {
+        &self.info
+    }
+
+    /// Moves the blob in place. The caller guarantees its bytes are already durable (an
+    /// fsync of the file or a `syncfs` of the store's filesystem after the last write), so a
+    /// crash can never leave a torn blob under a valid name.
+    pub fn persist_synced(self) -> Result<BlobInfo, ContentError> {
+        let dest = self.store.blob_path(&self.info.digest);
+        self.file.persist(&dest).map_err(|e| ContentError::Io {
+            op: "rename into",
+            path: dest.clone(),
+            source: e.error,
+        })?;
+        Ok(self.info)
+    }
+}
+
+impl ContentStore {
+    /// Makes the renames of blobs moved in place durable (fsync of the blob directory).
+    pub fn sync_blob_dir(&self) -> Result<(), ContentError> {
+        let dir = self.root.join("blobs/sha256");
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err("fsync", &dir))
     }
 }
 

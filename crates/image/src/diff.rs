@@ -147,8 +147,75 @@ pub fn changes(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>, DiffErro
             path: format!("/{}", rel.display()),
             kind,
         });
+        if kind == ChangeKind::Modified && md.is_dir() && is_opaque(e.path()) {
+            out.extend(hidden_by_opaque_dir(e.path(), rel, lowers));
+        }
     }
+    // Component-wise, like the walk itself: `/d`, `/d/new`, `/d/old`, `/d-x`.
+    out.sort_by(|a, b| a.path.split('/').cmp(b.path.split('/')));
     Ok(out)
+}
+
+/// The entries of the lower layers an opaque directory of the upper layer hides (a directory
+/// removed and created again): `docker diff` reports them deleted, as Docker's naive diff of
+/// the two mounted trees does (`C /d`, `A /d/new`, `D /d/old`).
+fn hidden_by_opaque_dir(dir: &Path, rel: &Path, lowers: &[PathBuf]) -> Vec<Change> {
+    lower_names(rel, lowers)
+        .into_iter()
+        .filter(|name| fs::symlink_metadata(dir.join(name)).is_err())
+        .map(|name| Change {
+            path: format!("/{}", rel.join(name).display()),
+            kind: ChangeKind::Deleted,
+        })
+        .collect()
+}
+
+/// The names visible in directory `rel` of the merged view of `lowers` (top-most first).
+fn lower_names(rel: &Path, lowers: &[PathBuf]) -> Vec<std::ffi::OsString> {
+    let mut seen = std::collections::BTreeMap::new();
+    for lower in lowers {
+        let dir = lower.join(rel);
+        let Ok(md) = fs::symlink_metadata(&dir) else {
+            if hidden_by_ancestor(rel, lower) {
+                break;
+            }
+            continue;
+        };
+        if !md.is_dir() {
+            break;
+        }
+        if let Ok(entries) = fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let visible = e.metadata().map(|m| !is_whiteout(&m)).unwrap_or(false);
+                seen.entry(e.file_name()).or_insert(visible);
+            }
+        }
+        if is_opaque(&dir) {
+            break;
+        }
+    }
+    seen.into_iter()
+        .filter_map(|(name, visible)| visible.then_some(name))
+        .collect()
+}
+
+/// Whether an ancestor of `rel` in `layer` is a whiteout, a non-directory or opaque, so
+/// nothing below it in deeper layers shows.
+fn hidden_by_ancestor(rel: &Path, layer: &Path) -> bool {
+    let mut anc = rel.parent();
+    while let Some(a) = anc {
+        if a.as_os_str().is_empty() {
+            break;
+        }
+        let p = layer.join(a);
+        if let Ok(md) = fs::symlink_metadata(&p)
+            && (!md.is_dir() || is_opaque(&p))
+        {
+            return true;
+        }
+        anc = a.parent();
+    }
+    false
 }
 
 /// Writes the upper directory as an OCI layer tar to `w` (whiteouts become `.wh.` entries,

@@ -126,6 +126,35 @@ pub struct HistoryItem {
 pub struct DeleteOptions {
     /// `-f`: remove all tags of an image named by id, and images used by stopped containers.
     pub force: bool,
+    /// `--no-prune` (API `noprune=1`): keep the untagged parents of a deleted image, which
+    /// are otherwise deleted with it (as long as nothing else uses them).
+    pub no_prune: bool,
+}
+
+/// Which images `docker image prune` removes.
+#[derive(Debug, Clone, Default)]
+pub struct PruneFilter {
+    /// Every image no container uses, not only dangling ones (`-a`, `dangling=false`).
+    pub all: bool,
+    /// `label=k` / `label=k=v`: only images carrying all of these.
+    pub labels: Vec<String>,
+    /// `label!=k` / `label!=k=v`: not images matching all of these.
+    pub labels_not: Vec<String>,
+    /// `until=`: only images created before this Unix time (seconds).
+    pub until: Option<i64>,
+}
+
+impl PruneFilter {
+    fn selects(&self, img: &Image) -> bool {
+        let labels = img.config.labels();
+        if !matches_labels(&labels, &self.labels) {
+            return false;
+        }
+        if !self.labels_not.is_empty() && matches_labels(&labels, &self.labels_not) {
+            return false;
+        }
+        self.until.is_none_or(|u| img.created_unix() < u)
+    }
 }
 
 impl Store {
@@ -525,6 +554,7 @@ impl Store {
         users: &[ImageUser],
     ) -> Result<Vec<DeleteItem>, StoreError> {
         let (img, by_ref) = self.resolve_with_ref(name)?;
+        let all_users = users;
         let users: Vec<&ImageUser> = users.iter().filter(|u| u.image_id == img.id).collect();
         let mut items = Vec::new();
         if let Some(r) = &by_ref {
@@ -575,8 +605,41 @@ impl Store {
         }
         self.remove_image_record(&img.id)?;
         items.push(DeleteItem::Deleted(img.id.clone()));
+        if !opts.no_prune {
+            self.delete_untagged_parents(img.parent.clone(), all_users, &mut items)?;
+        }
         self.gc()?;
         Ok(items)
+    }
+
+    /// Docker's rmi without `--no-prune`: walks up the parent chain deleting parents that
+    /// nothing names or uses any more; stops quietly at the first one still needed.
+    fn delete_untagged_parents(
+        &self,
+        mut parent: Option<Digest>,
+        users: &[ImageUser],
+        items: &mut Vec<DeleteItem>,
+    ) -> Result<(), StoreError> {
+        while let Some(p) = parent {
+            let img = match self.image_by_id(&p) {
+                Ok(img) => img,
+                Err(StoreError::ImageNotFound { .. }) => break,
+                Err(e) => return Err(e),
+            };
+            let needed = !img.repo_tags.is_empty()
+                || users.iter().any(|u| u.image_id == p)
+                || self.has_children(&p)?;
+            if needed {
+                break;
+            }
+            for r in &img.repo_digests {
+                items.push(DeleteItem::Untagged(r.familiar()));
+            }
+            self.remove_image_record(&p)?;
+            items.push(DeleteItem::Deleted(p));
+            parent = img.parent;
+        }
+        Ok(())
     }
 
     fn has_children(&self, id: &Digest) -> Result<bool, StoreError> {
@@ -637,6 +700,21 @@ impl Store {
         labels: &[String],
         users: &[ImageUser],
     ) -> Result<(Vec<DeleteItem>, u64), StoreError> {
+        let filter = PruneFilter {
+            all,
+            labels: labels.to_vec(),
+            ..PruneFilter::default()
+        };
+        self.prune_matching(&filter, users)
+    }
+
+    /// `docker image prune` with all of its filters (`dangling`, `label`, `label!`, `until`).
+    pub fn prune_matching(
+        &self,
+        filter: &PruneFilter,
+        users: &[ImageUser],
+    ) -> Result<(Vec<DeleteItem>, u64), StoreError> {
+        let all = filter.all;
         let used: HashSet<&Digest> = users.iter().map(|u| &u.image_id).collect();
         let counts = self.container_counts()?;
         let mut items = Vec::new();
@@ -648,7 +726,7 @@ impl Store {
             if (!all && !dangling) || used.contains(&id) || counts.contains_key(&id) {
                 continue;
             }
-            if !matches_labels(&img.config.labels(), labels) || self.has_children(&id)? {
+            if !filter.selects(&img) || self.has_children(&id)? {
                 continue;
             }
             for r in img.repo_tags.iter().chain(img.repo_digests.iter()) {

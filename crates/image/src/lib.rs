@@ -21,7 +21,7 @@ pub use mount::{OverlayMount, RootfsMount, unmount};
 pub use store::{BlobSpec, DEFAULT_ROOT, LayerInfo, Lease, Store, StoreError, chain_id, chain_ids};
 pub mod images;
 pub use images::{
-    DeleteItem, DeleteOptions, HistoryItem, Image, ImageSummary, ImageUser, ListFilter,
+    DeleteItem, DeleteOptions, HistoryItem, Image, ImageSummary, ImageUser, ListFilter, PruneFilter,
 };
 pub mod rootfs;
 pub use rootfs::CommitOptions;
@@ -31,6 +31,7 @@ pub(crate) fn media_type_tar() -> &'static str {
     berth_oci::media_type::OCI_LAYER_TAR
 }
 pub mod archive;
+mod load_stream;
 pub use archive::{ArchiveWriter, LoadedImage, SaveImage};
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -270,7 +270,7 @@ impl Store {
         self.snapshots_dir().join(id.to_string())
     }
 
-    fn chain_lock(&self, chain: &Digest) -> Arc<Mutex<()>> {
+    pub(crate) fn chain_lock(&self, chain: &Digest) -> Arc<Mutex<()>> {
         let mut m = self.chain_locks.lock().unwrap_or_else(|p| p.into_inner());
         m.entry(chain.clone()).or_default().clone()
     }
@@ -696,6 +696,166 @@ impl Store {
             return Ok(Vec::new());
         }
         delete_snapshot_row(tx, id)
+    }
+}
+
+/// A layer unpacked into a snapshot of its own before its parent is in the store, so a pull
+/// can unpack every layer while it downloads and commit them in order afterwards. Dropping it
+/// uncommitted removes the snapshot (directory and record).
+pub struct StagedLayer {
+    store: Arc<Store>,
+    snapshot_id: i64,
+    diff_id: Digest,
+    diff_size: u64,
+    content_size: u64,
+    blob: Option<BlobInfo>,
+    media_type: Option<String>,
+    committed: bool,
+}
+
+impl std::fmt::Debug for StagedLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StagedLayer")
+            .field("snapshot_id", &self.snapshot_id)
+            .field("diff_id", &self.diff_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Unpacks a layer from a stream (compressed or not) into an uncommitted snapshot, in one
+    /// pass like [`Store::apply_layer_stream`] (raw bytes verified into the content store,
+    /// diff id checked), without needing its parent: an overlay layer's directory does not
+    /// depend on the layers below it. [`StagedLayer::commit`] puts it on its parent.
+    pub fn stage_layer_stream<R: Read>(
+        self: &Arc<Self>,
+        reader: R,
+        blob: &BlobSpec,
+        expected_diff_id: Option<&Digest>,
+    ) -> Result<StagedLayer, StoreError> {
+        let _lease = self.lease();
+        let ingest = self.content.begin_ingest()?;
+        self.stage(reader, Some((ingest, blob)), None, expected_diff_id)
+    }
+
+    /// Unpacks a layer whose blob is already in the content store into an uncommitted
+    /// snapshot (see [`Store::stage_layer_stream`]).
+    pub fn stage_layer_blob(
+        self: &Arc<Self>,
+        blob: &Digest,
+        media_type: Option<&str>,
+        expected_diff_id: Option<&Digest>,
+    ) -> Result<StagedLayer, StoreError> {
+        let _lease = self.lease();
+        let file = self.content.open_blob(blob)?;
+        let size = file
+            .metadata()
+            .map_err(io_err("stat", &self.content.blob_path(blob)))?
+            .len();
+        let known = (
+            BlobInfo {
+                digest: blob.clone(),
+                size,
+            },
+            media_type.map(str::to_string),
+        );
+        self.stage(
+            io::BufReader::with_capacity(1 << 16, file),
+            None,
+            Some(known),
+            expected_diff_id,
+        )
+    }
+
+    fn stage<R: Read>(
+        self: &Arc<Self>,
+        reader: R,
+        ingest: Option<(Ingest, &BlobSpec)>,
+        known_blob: Option<(BlobInfo, Option<String>)>,
+        expected_diff_id: Option<&Digest>,
+    ) -> Result<StagedLayer, StoreError> {
+        let id = self.begin_snapshot("layer", None, None, None)?;
+        let (diff_id, diff_size, content_size, mut blob, mut media_type) =
+            match self.unpack_into(id, reader, ingest, expected_diff_id) {
+                Ok(u) => u,
+                Err(e) => {
+                    self.abort_snapshot(id)?;
+                    return Err(e);
+                }
+            };
+        if let Some((b, mt)) = known_blob {
+            blob = Some(b);
+            media_type = mt;
+        }
+        Ok(StagedLayer {
+            store: self.clone(),
+            snapshot_id: id,
+            diff_id,
+            diff_size,
+            content_size,
+            blob,
+            media_type,
+            committed: false,
+        })
+    }
+}
+
+impl StagedLayer {
+    /// The digest of the uncompressed layer.
+    pub fn diff_id(&self) -> &Digest {
+        &self.diff_id
+    }
+
+    /// Commits the layer on top of `parent` (a committed chain id); when that layer stack is
+    /// in the store already (a concurrent pull), the staged copy is dropped and the existing
+    /// layer returned.
+    pub fn commit(mut self, parent: Option<&Digest>) -> Result<LayerInfo, StoreError> {
+        let store = self.store.clone();
+        let chain = chain_id(parent, &self.diff_id);
+        let lock = store.chain_lock(&chain);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = store.layer(&chain)? {
+            return Ok(existing);
+        }
+        let parent_snapshot = match parent {
+            Some(p) => Some(
+                store
+                    .layer(p)?
+                    .ok_or_else(|| StoreError::LayerNotFound {
+                        chain_id: p.clone(),
+                    })?
+                    .snapshot_id,
+            ),
+            None => None,
+        };
+        store.conn().execute(
+            "UPDATE snapshots SET parent = ?1 WHERE id = ?2 AND state = 'preparing'",
+            params![parent_snapshot, self.snapshot_id],
+        )?;
+        let info = LayerInfo {
+            chain_id: chain,
+            diff_id: self.diff_id.clone(),
+            parent: parent.cloned(),
+            blob: self.blob.take(),
+            blob_media_type: self.media_type.take(),
+            diff_size: self.diff_size,
+            content_size: self.content_size,
+            snapshot_id: self.snapshot_id,
+        };
+        store.commit_layer(&info, parent_snapshot)?;
+        self.committed = true;
+        Ok(info)
+    }
+}
+
+impl Drop for StagedLayer {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        if let Err(e) = self.store.abort_snapshot(self.snapshot_id) {
+            tracing::warn!(snapshot = self.snapshot_id, error = %e, "could not remove a staged layer");
+        }
     }
 }
 

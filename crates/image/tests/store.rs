@@ -597,7 +597,14 @@ fn diff_changes_and_commit() -> Result<()> {
     store.remove_rootfs("c1")?;
     store.remove_rootfs("c2")?;
     let err = store
-        .delete("base:1", DeleteOptions { force: true }, &[])
+        .delete(
+            "base:1",
+            DeleteOptions {
+                force: true,
+                ..Default::default()
+            },
+            &[],
+        )
         .unwrap_err();
     assert!(err.to_string().contains("dependent child images"), "{err}");
     Ok(())
@@ -810,11 +817,25 @@ fn docker_rmi_semantics() {
     }];
     assert!(
         store
-            .delete("x:1", DeleteOptions { force: true }, &running)
+            .delete(
+                "x:1",
+                DeleteOptions {
+                    force: true,
+                    ..Default::default()
+                },
+                &running
+            )
             .is_err()
     );
     let items = store
-        .delete("x:1", DeleteOptions { force: true }, &users)
+        .delete(
+            "x:1",
+            DeleteOptions {
+                force: true,
+                ..Default::default()
+            },
+            &users,
+        )
         .unwrap();
     assert_eq!(
         items,
@@ -1372,4 +1393,336 @@ fn extract_in_root_follows_symlinks_inside_the_root_only() {
     let err =
         berth_image::apply::extract_tar_in_root(&up[..], &root, Path::new("/abs")).unwrap_err();
     assert!(err.to_string().contains("escapes"), "{err}");
+}
+
+fn snapshot_ids(root: &Path) -> Vec<i64> {
+    let mut ids: Vec<i64> = fs::read_dir(root.join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn add_file(b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    b.append_data(&mut h, name, data).unwrap();
+}
+
+#[test]
+fn stream_load_skips_present_layers_and_drops_unreferenced_blobs() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let store = Store::open(&root).unwrap();
+    let base = LayerBuilder::new().file("base", &[7u8; 50_000]).build();
+    let one = LayerBuilder::new().file("one", b"1").build();
+    let two = LayerBuilder::new().file("two", b"2").build();
+    store
+        .load(&archive(&[base.clone(), one], "a:1")[..])
+        .unwrap();
+    assert_eq!(snapshot_ids(&root), vec![1, 2]);
+    // The base layer is in the store: the second load must not unpack it again, so the only
+    // new snapshot (ids are never reused) is the next one.
+    store
+        .load(&archive(&[base, two.clone()], "b:1")[..])
+        .unwrap();
+    assert_eq!(snapshot_ids(&root), vec![1, 2, 3]);
+
+    // An archive with an extra layer blob no manifest names: it is unpacked while streaming
+    // (nothing says it is unused yet) but neither its snapshot nor its blob stays.
+    let stray = LayerBuilder::new().file("stray", &[9u8; 10_000]).build();
+    let three = LayerBuilder::new().file("three", b"3").build();
+    let diffs = [Digest::sha256_of(&three)];
+    let config = simple_config(&diffs, &["sh"]);
+    let mut b = tar::Builder::new(Vec::new());
+    add_file(
+        &mut b,
+        &format!("blobs/sha256/{}", Digest::sha256_of(&stray).hex()),
+        &stray,
+    );
+    add_file(&mut b, &format!("blobs/sha256/{}", diffs[0].hex()), &three);
+    add_file(
+        &mut b,
+        &format!("blobs/sha256/{}", Digest::sha256_of(&config).hex()),
+        &config,
+    );
+    let manifest = format!(
+        r#"[{{"Config":"blobs/sha256/{}","RepoTags":["c:1"],"Layers":["blobs/sha256/{}"]}}]"#,
+        Digest::sha256_of(&config).hex(),
+        diffs[0].hex()
+    );
+    add_file(&mut b, "manifest.json", manifest.as_bytes());
+    store.load(&b.into_inner().unwrap()[..]).unwrap();
+    assert_eq!(store.resolve("c:1").unwrap().layers.len(), 1);
+    assert_eq!(snapshot_dirs(&root), 4);
+    let blobs = store.content().list().unwrap();
+    assert!(blobs.iter().all(|b| b.digest != Digest::sha256_of(&stray)));
+    assert!(blobs.iter().any(|b| b.digest == diffs[0]));
+    assert_eq!(
+        fs::read_dir(root.join("content/ingest")).unwrap().count(),
+        0
+    );
+    // The kept layer blobs are byte-exact: save and load elsewhere gives the same image.
+    let saved = store.save(&["b:1", "c:1"], Vec::new()).unwrap();
+    let other = Store::open(&tmp.path().join("other")).unwrap();
+    let ids: Vec<Digest> = other
+        .load(&saved[..])
+        .unwrap()
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&store.resolve("b:1").unwrap().id));
+}
+
+#[test]
+fn stream_load_with_manifest_first_and_compressed_oci_layers() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let l0 = LayerBuilder::new().dir("d/").file("d/a", b"a").build();
+    let l1 = LayerBuilder::new()
+        .file("d/.wh.a", b"")
+        .file("z", &[3u8; 70_000])
+        .build();
+    let diffs = [Digest::sha256_of(&l0), Digest::sha256_of(&l1)];
+    let config = simple_config(&diffs, &["sh"]);
+    let id = Digest::sha256_of(&config);
+    let z0 = zstd::encode_all(&l0[..], 3)?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&l1)?;
+    let g1 = gz.finish()?;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": berth_oci::media_type::OCI_MANIFEST,
+        "config": {"mediaType": berth_oci::media_type::OCI_CONFIG, "digest": id, "size": config.len()},
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", "digest": Digest::sha256_of(&z0), "size": z0.len()},
+            {"mediaType": berth_oci::media_type::OCI_LAYER_GZIP, "digest": Digest::sha256_of(&g1), "size": g1.len()}
+        ]
+    });
+    let mbytes = serde_json::to_vec(&manifest)?;
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": berth_oci::media_type::OCI_MANIFEST, "digest": Digest::sha256_of(&mbytes), "size": mbytes.len(),
+            "annotations": {"io.containerd.image.name": "docker.io/library/first:1"}}]
+    });
+    // index.json and the manifest before the layers they name.
+    let mut b = tar::Builder::new(Vec::new());
+    add_file(&mut b, "index.json", &serde_json::to_vec(&index)?);
+    add_file(&mut b, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+    for blob in [&mbytes, &config, &z0, &g1] {
+        add_file(
+            &mut b,
+            &format!("blobs/sha256/{}", Digest::sha256_of(blob).hex()),
+            blob,
+        );
+    }
+    let store = Store::open(&tmp.path().join("root"))?;
+    let loaded = store.load(&b.into_inner()?[..])?;
+    assert_eq!(loaded[0].id, id);
+    let img = store.resolve("first:1")?;
+    let layers = store.image_layers(&img)?;
+    assert_eq!(layers[0].diff_id, diffs[0]);
+    assert_eq!(
+        layers[1].blob.as_ref().unwrap().digest,
+        Digest::sha256_of(&g1)
+    );
+    assert_eq!(
+        layers[1].blob_media_type.as_deref(),
+        Some(berth_oci::media_type::OCI_LAYER_GZIP)
+    );
+    let m = store.prepare_rootfs("first", &img.id)?;
+    let target = tmp.path().join("mnt");
+    {
+        let _g = MountGuard::mount(&m, &target)?;
+        assert!(target.join("d").is_dir());
+        assert!(!target.join("d/a").exists());
+        assert_eq!(fs::read(target.join("z"))?.len(), 70_000);
+    }
+    store.remove_rootfs("first")?;
+    Ok(())
+}
+
+#[test]
+fn stream_load_rejects_a_layer_that_does_not_match_its_diff_id() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let real = LayerBuilder::new().file("f", b"real").build();
+    let claimed = Digest::sha256_of(b"something else");
+    let config = simple_config(&[claimed], &["sh"]);
+    let mut b = tar::Builder::new(Vec::new());
+    add_file(&mut b, "l/layer.tar", &real);
+    add_file(&mut b, "c.json", &config);
+    add_file(
+        &mut b,
+        "manifest.json",
+        br#"[{"Config":"c.json","RepoTags":["bad:1"],"Layers":["l/layer.tar"]}]"#,
+    );
+    let store = Store::open(&root).unwrap();
+    let err = store.load(&b.into_inner().unwrap()[..]).unwrap_err();
+    assert!(matches!(err, StoreError::DiffIdMismatch { .. }), "{err}");
+    assert_eq!(snapshot_dirs(&root), 0);
+    assert!(store.layers().unwrap().is_empty());
+    assert_eq!(
+        fs::read_dir(root.join("content/ingest")).unwrap().count(),
+        0
+    );
+}
+
+#[test]
+fn diff_of_a_recreated_directory_lists_old_children_deleted() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let base = LayerBuilder::new()
+        .dir("etc/")
+        .dir("etc/x/")
+        .file("etc/x/old", b"o")
+        .file("etc/x/old2", b"o")
+        .file("etc/keep", b"k")
+        .build();
+    let store = Store::open(&tmp.path().join("root"))?;
+    let loaded = store.load(&archive(&[base], "opq:1")[..])?;
+    let m = store.prepare_rootfs("opq", &loaded[0].id)?;
+    let target = tmp.path().join("mnt");
+    {
+        let _g = MountGuard::mount(&m, &target)?;
+        fs::remove_dir_all(target.join("etc/x"))?;
+        fs::create_dir(target.join("etc/x"))?;
+        fs::write(target.join("etc/x/new"), "n")?;
+    }
+    let got: Vec<String> = store
+        .changes("opq")?
+        .iter()
+        .map(|c| format!("{} {}", c.kind.letter(), c.path))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "C /etc",
+            "C /etc/x",
+            "A /etc/x/new",
+            "D /etc/x/old",
+            "D /etc/x/old2"
+        ],
+        "{got:?}"
+    );
+    store.remove_rootfs("opq")?;
+    Ok(())
+}
+
+/// Loads `base:1`, commits a child of it tagged `child:1`, then untags the base so it is an
+/// untagged parent (like a build's intermediate image). Returns (base id, child id).
+fn untagged_parent_and_child(store: &Store, root: &Path) -> (Digest, Digest) {
+    let base = LayerBuilder::new().file("f", b"1").build();
+    let base_id = store.load(&archive(&[base], "base:1")[..]).unwrap()[0]
+        .id
+        .clone();
+    store.prepare_rootfs("mk-child", &base_id).unwrap();
+    fs::write(
+        store
+            .root()
+            .join("snapshots")
+            .join(snapshot_ids(root).last().unwrap().to_string())
+            .join("fs/new"),
+        "x",
+    )
+    .unwrap();
+    let opts = CommitOptions {
+        reference: Some(Reference::parse_normalized_tagged("child:1").unwrap()),
+        ..Default::default()
+    };
+    let child = store.commit("mk-child", &opts).unwrap();
+    store.remove_rootfs("mk-child").unwrap();
+    assert_eq!(child.parent.as_ref(), Some(&base_id));
+    store
+        .untag(&Reference::parse_normalized_tagged("base:1").unwrap())
+        .unwrap();
+    (base_id, child.id)
+}
+
+#[test]
+fn rmi_deletes_untagged_parents_unless_no_prune() {
+    if !require_root() {
+        return;
+    }
+    for no_prune in [true, false] {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        let store = Store::open(&root).unwrap();
+        let (base, child) = untagged_parent_and_child(&store, &root);
+        let opts = DeleteOptions {
+            no_prune,
+            ..Default::default()
+        };
+        let items = store.delete("child:1", opts, &[]).unwrap();
+        assert!(
+            items.contains(&DeleteItem::Deleted(child.clone())),
+            "{items:?}"
+        );
+        let ids = store.image_ids().unwrap();
+        if no_prune {
+            assert_eq!(ids, vec![base.clone()], "--no-prune keeps the parent");
+            assert!(!items.contains(&DeleteItem::Deleted(base.clone())));
+        } else {
+            assert!(ids.is_empty(), "the untagged parent goes too: {ids:?}");
+            assert!(
+                items.contains(&DeleteItem::Deleted(base.clone())),
+                "{items:?}"
+            );
+            assert_eq!(snapshot_dirs(&root), 0);
+        }
+    }
+}
+
+#[test]
+fn prune_filters_until_and_label_not() {
+    if !require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    // Two dangling images with configs created in 1970 and 2030, labelled differently.
+    let mut ids = Vec::new();
+    for (i, (created, label)) in [
+        ("1970-01-02T00:00:00Z", "keep"),
+        ("2030-01-01T00:00:00Z", "drop"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let layer = LayerBuilder::new().file("f", &[i as u8]).build();
+        let diff = Digest::sha256_of(&layer);
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&simple_config(&[diff], &["sh"])).unwrap();
+        config["created"] = serde_json::json!(created);
+        config["config"]["Labels"] = serde_json::json!({ "which": label });
+        let config = serde_json::to_vec(&config).unwrap();
+        let bytes = write_image_archive(Vec::new(), &[layer], &config, &[]).unwrap();
+        ids.push(store.load(&bytes[..]).unwrap()[0].id.clone());
+    }
+    let until_2000 = berth_image::PruneFilter {
+        until: Some(946_684_800),
+        ..Default::default()
+    };
+    let (items, _) = store.prune_matching(&until_2000, &[]).unwrap();
+    assert_eq!(items, vec![DeleteItem::Deleted(ids[0].clone())]);
+    let not_drop = berth_image::PruneFilter {
+        labels_not: vec!["which=drop".to_string()],
+        ..Default::default()
+    };
+    let (items, _) = store.prune_matching(&not_drop, &[]).unwrap();
+    assert!(items.is_empty(), "{items:?}");
+    let (items, _) = store.prune_matching(&Default::default(), &[]).unwrap();
+    assert_eq!(items, vec![DeleteItem::Deleted(ids[1].clone())]);
 }

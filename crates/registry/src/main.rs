@@ -35,6 +35,9 @@ enum Cmd {
         /// TLS private key (PEM).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Require client certificates issued by the CAs in this PEM file (mutual TLS).
+        #[arg(long, requires = "tls_cert")]
+        tls_client_ca: Option<PathBuf>,
     },
     /// Delete blobs no manifest references (run while the server is stopped).
     Gc {
@@ -61,7 +64,17 @@ fn main() -> anyhow::Result<()> {
             htpasswd,
             tls_cert,
             tls_key,
-        } => serve(addr, root, htpasswd, tls_cert.zip(tls_key)),
+            tls_client_ca,
+        } => serve(
+            addr,
+            root,
+            htpasswd,
+            tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles {
+                cert,
+                key,
+                client_ca: tls_client_ca,
+            }),
+        ),
         Cmd::Gc { root, dry_run } => {
             let storage = server::Storage::open(&root)?;
             let report = server::collect_garbage(&storage, dry_run)?;
@@ -82,18 +95,25 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The PEM files of `serve --tls-*`.
+struct TlsFiles {
+    cert: PathBuf,
+    key: PathBuf,
+    client_ca: Option<PathBuf>,
+}
+
 fn serve(
     addr: SocketAddr,
     root: PathBuf,
     htpasswd: Option<PathBuf>,
-    tls: Option<(PathBuf, PathBuf)>,
+    tls: Option<TlsFiles>,
 ) -> anyhow::Result<()> {
     let mut registry = Registry::open(&root).with_context(|| format!("open {}", root.display()))?;
     if let Some(p) = htpasswd {
         registry = registry.with_htpasswd(Htpasswd::load(&p)?);
     }
     let tls = tls
-        .map(|(c, k)| server::tls::server_config(&c, &k))
+        .map(|t| server::tls::server_config_with_client_ca(&t.cert, &t.key, t.client_ca.as_deref()))
         .transpose()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

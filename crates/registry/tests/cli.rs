@@ -1,5 +1,6 @@
 //! `berth-registry` as a process: `serve` answers the distribution API (with htpasswd when
-//! asked) and stops on SIGTERM; `gc` removes unreferenced blobs.
+//! asked, and client certificates with `--tls-client-ca`) and stops on SIGTERM; `gc` removes
+//! unreferenced blobs.
 
 #![allow(clippy::unwrap_used)]
 
@@ -207,4 +208,144 @@ fn sha256_hex(data: &[u8]) -> String {
         })
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn run_ok(dir: &std::path::Path, prog: &str, args: &[&str]) {
+    let out = Command::new(prog)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{prog} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, all made by openssl.
+fn make_mtls_certs(dir: &std::path::Path) {
+    let days = ["-days", "2"];
+    run_ok(
+        dir,
+        "openssl",
+        &[
+            &[
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+            ][..],
+            &["-out", "ca.crt", "-subj", "/CN=berth-registry-test-ca"],
+            &days,
+        ]
+        .concat(),
+    );
+    std::fs::write(dir.join("srv.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    std::fs::write(dir.join("cli.cnf"), "extendedKeyUsage=clientAuth\n").unwrap();
+    for (name, ext) in [("srv", "srv.cnf"), ("client", "cli.cnf")] {
+        let (key, csr, crt) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+        );
+        let subj = format!("/CN=berth-registry-test-{name}");
+        run_ok(
+            dir,
+            "openssl",
+            &[
+                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj",
+                &subj,
+            ],
+        );
+        run_ok(
+            dir,
+            "openssl",
+            &[
+                &[
+                    "x509", "-req", "-in", &csr, "-CA", "ca.crt", "-CAkey", "ca.key",
+                ][..],
+                &["-CAcreateserial", "-out", &crt, "-extfile", ext],
+                &days,
+            ]
+            .concat(),
+        );
+    }
+}
+
+#[test]
+fn serve_with_tls_client_ca_requires_client_certificates() {
+    let have = |p: &str| {
+        Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("curl") || !Command::new("openssl").arg("version").output().is_ok() {
+        eprintln!("skipping: curl or openssl missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_mtls_certs(d);
+    let (_g, port) = serve(&[
+        "--root",
+        d.join("root").to_str().unwrap(),
+        "--tls-cert",
+        d.join("srv.crt").to_str().unwrap(),
+        "--tls-key",
+        d.join("srv.key").to_str().unwrap(),
+        "--tls-client-ca",
+        d.join("ca.crt").to_str().unwrap(),
+    ]);
+    let url = format!("https://127.0.0.1:{port}/v2/");
+    let curl = |extra: &[&str]| {
+        Command::new("curl")
+            .current_dir(d)
+            .args([
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                "ca.crt",
+            ])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap()
+    };
+    let without = curl(&[]);
+    assert!(
+        !without.status.success() || String::from_utf8_lossy(&without.stdout) == "000",
+        "no client certificate must be refused: {}",
+        String::from_utf8_lossy(&without.stdout)
+    );
+    let with = curl(&["--cert", "client.crt", "--key", "client.key"]);
+    assert_eq!(
+        String::from_utf8_lossy(&with.stdout),
+        "200",
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
+    // A certificate that the client CA did not sign is refused too.
+    run_ok(
+        d,
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "other.key",
+            "-out",
+            "other.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=other",
+        ],
+    );
+    let foreign = curl(&["--cert", "other.crt", "--key", "other.key"]);
+    assert_ne!(String::from_utf8_lossy(&foreign.stdout), "200");
 }

@@ -13,6 +13,7 @@ pub mod hijack;
 pub mod params;
 pub mod routes;
 pub mod serve;
+pub mod tls;
 pub mod versioning;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use axum::Router;
 use berth_api::Backend;
 
 pub use serve::{Listener, serve, serve_router};
+pub use tls::{TlsFiles, TlsListener, server_config};
 
 /// The complete HTTP service for a backend: version-prefix stripping and request logging wrapped around the
 /// routes. The prefix is stripped before routing, so the routes are nested as a fallback service.

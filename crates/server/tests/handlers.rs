@@ -442,6 +442,13 @@ async fn logs_are_framed_with_timestamps() {
         "{call}"
     );
 
+    get(&b, "/containers/web/logs?stdout=1&since=0&until=0").await;
+    let call = b.last_call();
+    assert!(
+        call.contains("since: Some(0.0)") && call.contains("until: None"),
+        "bollard's until=0 means no limit: {call}"
+    );
+
     let r = get(&b, "/containers/web/logs?stderr=1").await;
     assert_eq!(&r.body[..8], &[2, 0, 0, 0, 0, 0, 0, 9]);
     assert_eq!(r.body.len(), 8 + 9);

@@ -94,6 +94,7 @@ pub struct Daemon {
     pub root: tempfile::TempDir,
     child: Option<Child>,
     exec_dir: String,
+    extra_args: Vec<String>,
 }
 
 impl Daemon {
@@ -104,12 +105,27 @@ impl Daemon {
 
     /// Starts berthd with its exec root at `<temp dir>/<exec_dir>` (long paths test socket limits).
     pub fn start_with_exec_dir(exec_dir: &str) -> Result<Daemon> {
+        Daemon::start_configured(exec_dir, |_| Vec::new())
+    }
+
+    /// Starts berthd with extra flags, computed from the temp dir (for files placed there), and
+    /// loads busybox:latest.
+    pub fn start_with_args(args: impl FnOnce(&Path) -> Vec<String>) -> Result<Daemon> {
+        Daemon::start_configured("run", args)
+    }
+
+    fn start_configured(
+        exec_dir: &str,
+        args: impl FnOnce(&Path) -> Vec<String>,
+    ) -> Result<Daemon> {
         ensure_shim()?;
         let root = tempfile::Builder::new().prefix("bd").tempdir_in("/tmp")?;
+        let extra_args = args(root.path());
         let mut d = Daemon {
             root,
             child: None,
             exec_dir: exec_dir.to_string(),
+            extra_args,
         };
         d.spawn()?;
         d.load_busybox()?;
@@ -153,6 +169,7 @@ impl Daemon {
             .arg(self.root.path().join("berthd.pid"))
             .arg("--config-file")
             .arg(self.root.path().join("daemon.json"))
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -117,6 +117,15 @@ pub enum ClientError {
         #[source]
         source: rustls::Error,
     },
+    /// A client certificate in the certs directory is unusable (Docker's wording for a
+    /// missing half of a pair).
+    #[error("client certificate for {host}: {message}")]
+    ClientCert {
+        /// The registry.
+        host: String,
+        /// What is wrong, naming the files.
+        message: String,
+    },
     /// A local file operation failed.
     #[error("{op} {path}: {source}")]
     Io {
@@ -154,7 +163,7 @@ impl ClientError {
             ClientError::Credentials(e) => e.kind(),
             ClientError::Store(e) => e.kind(),
             ClientError::Content(e) => e.kind(),
-            ClientError::Tls { .. } => ErrorKind::InvalidArgument,
+            ClientError::Tls { .. } | ClientError::ClientCert { .. } => ErrorKind::InvalidArgument,
             ClientError::Io { .. } | ClientError::Task(_) => ErrorKind::Internal,
         }
     }

@@ -1,13 +1,14 @@
 //! Pull: resolve a reference to a manifest (choosing a platform from an index), fetch the
-//! config, then download layers in parallel into berth's image store. The layer whose parent
-//! is already unpacked streams straight into the snapshot (download, digest check,
-//! decompression and untar in one pass); layers that finish ahead of their turn wait in the
-//! content store and are unpacked from there.
+//! config, then download layers in parallel into berth's image store. Every layer streams
+//! straight into a staged snapshot of its own (download, digest check, decompression and
+//! untar in one pass, the raw bytes kept in the content store); staged layers are committed
+//! in order, each on top of its parent, as soon as the parent is.
 
 use std::io::{self, Read};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use berth_image::store::StagedLayer;
 use berth_image::{BlobSpec, ContentError, Image, Store, StoreError, chain_ids};
 use berth_oci::{
     Descriptor, Digest, ImageConfig, Index, Manifest, Platform, Reference, media_type,
@@ -15,6 +16,8 @@ use berth_oci::{
 use bytes::Bytes;
 use reqwest::Method;
 use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::credentials::AuthConfig;
 use super::error::{ClientError, describe_error_body};
@@ -303,7 +306,9 @@ impl Client {
         Ok((session, f, m))
     }
 
-    /// Downloads and unpacks every layer not yet in the store, in parallel, in order.
+    /// Downloads and unpacks every layer not yet in the store: up to the download limit at
+    /// once, each one unpacking into a staged snapshot while it streams, then committed in
+    /// order on top of its parent.
     async fn fetch_layers(
         &self,
         store: &Arc<Store>,
@@ -339,11 +344,12 @@ impl Client {
         }
         let limit = self.config().max_concurrent_downloads.max(1);
         let semaphore = Arc::new(Semaphore::new(limit));
-        let applied = Arc::new(AtomicUsize::new(0));
+        let cancel = CancellationToken::new();
+        // Dropping the pull (a client that went away) stops the layer jobs too.
+        let _stop_jobs = cancel.clone().drop_guard();
         let mut tasks = Vec::new();
         for (i, layer) in manifest.layers.iter().enumerate() {
             if present[i] {
-                applied.fetch_max(i + 1, Ordering::SeqCst);
                 tasks.push(None);
                 continue;
             }
@@ -355,49 +361,30 @@ impl Client {
                 store: store.clone(),
                 session: session.clone(),
                 layer: layer.clone(),
-                index: i,
-                parent: i.checked_sub(1).map(|p| chains[p].clone()),
                 diff_id: diff_ids[i].clone(),
-                applied: applied.clone(),
+                cancel: cancel.clone(),
                 progress: progress.clone(),
             };
             let sem = semaphore.clone();
             tasks.push(Some(tokio::spawn(async move {
-                let _permit = sem.acquire_owned().await;
+                let _permit = tokio::select! {
+                    p = sem.acquire_owned() => p,
+                    _ = job.cancel.cancelled() => return Err(cancelled()),
+                };
                 job.run().await
             })));
         }
-        let abort_all = |tasks: &[Option<tokio::task::JoinHandle<_>>]| {
-            for t in tasks.iter().flatten() {
-                t.abort();
-            }
-        };
         for i in 0..tasks.len() {
             let Some(task) = tasks[i].take() else {
                 continue;
             };
-            let done = match task.await {
-                Ok(r) => r,
-                Err(e) => Err(ClientError::Task(e.to_string())),
-            };
-            let done = match done {
-                Ok(d) => d,
-                Err(e) => {
-                    abort_all(&tasks);
-                    return Err(e);
-                }
-            };
             let layer = &manifest.layers[i];
-            if let LayerDone::Downloaded = done {
-                let parent = i.checked_sub(1).map(|p| chains[p].clone());
-                let r =
-                    unpack_from_content(store, layer, parent, diff_ids[i].clone(), progress).await;
-                if let Err(e) = r {
-                    abort_all(&tasks);
-                    return Err(e);
-                }
+            let parent = i.checked_sub(1).map(|p| chains[p].clone());
+            if let Err(e) = commit_staged(task, parent, &layer.digest).await {
+                cancel.cancel();
+                discard_staged(&mut tasks[i + 1..]).await;
+                return Err(e);
             }
-            applied.store(i + 1, Ordering::SeqCst);
             emit(&layer.digest, LayerEvent::PullComplete);
         }
         Ok(())
@@ -535,23 +522,45 @@ fn check_media_types(m: &Manifest) -> Result<(), ClientError> {
     Ok(())
 }
 
-/// How a layer job ended.
-enum LayerDone {
-    /// Streamed straight into a snapshot.
-    Applied,
-    /// Verified into the content store; still to unpack.
-    Downloaded,
+/// The error a layer job ends with when the pull stopped for another reason.
+fn cancelled() -> ClientError {
+    ClientError::Task("pull cancelled".into())
 }
 
+/// Waits for a layer job and commits what it staged on top of `parent`.
+async fn commit_staged(
+    task: JoinHandle<Result<StagedLayer, ClientError>>,
+    parent: Option<Digest>,
+    digest: &Digest,
+) -> Result<(), ClientError> {
+    let staged = task.await.map_err(|e| ClientError::Task(e.to_string()))??;
+    let committed = blocking(move || Ok::<_, ClientError>(staged.commit(parent.as_ref()))).await?;
+    committed.map_err(|e| store_error(e, digest))?;
+    Ok(())
+}
+
+/// After a failure: waits for the remaining (cancelled) layer jobs, so their snapshots and
+/// ingests are gone before the pull reports the error, and removes what they staged.
+async fn discard_staged(tasks: &mut [Option<JoinHandle<Result<StagedLayer, ClientError>>>]) {
+    for task in tasks.iter_mut().filter_map(Option::take) {
+        if let Ok(Ok(staged)) = task.await {
+            let _ = blocking(move || {
+                drop(staged);
+                Ok::<_, ClientError>(())
+            })
+            .await;
+        }
+    }
+}
+
+/// Downloads one layer and unpacks it into a staged snapshot.
 struct LayerJob {
     client: Client,
     store: Arc<Store>,
     session: Session,
     layer: Descriptor,
-    index: usize,
-    parent: Option<Digest>,
     diff_id: Digest,
-    applied: Arc<AtomicUsize>,
+    cancel: CancellationToken,
     progress: ProgressSink,
 }
 
@@ -563,22 +572,17 @@ impl LayerJob {
         });
     }
 
-    async fn run(self) -> Result<LayerDone, ClientError> {
+    async fn run(self) -> Result<StagedLayer, ClientError> {
         let (s, d) = (self.store.clone(), self.layer.digest.clone());
         if blocking(move || s.content().stat(&d)).await?.is_some() {
             self.emit(LayerEvent::DownloadComplete);
-            return Ok(LayerDone::Downloaded);
+            return self.stage_from_content().await;
         }
-        if self.applied.load(Ordering::SeqCst) == self.index {
-            self.stream_into_snapshot().await?;
-            return Ok(LayerDone::Applied);
-        }
-        self.download_to_content().await?;
-        Ok(LayerDone::Downloaded)
+        self.stream_into_staging().await
     }
 
-    /// Download, verification, decompression and untar in one pass.
-    async fn stream_into_snapshot(&self) -> Result<(), ClientError> {
+    /// Download, verification, decompression and untar in one pass, into a staged snapshot.
+    async fn stream_into_staging(&self) -> Result<StagedLayer, ClientError> {
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(16);
         let store = self.store.clone();
         let spec = BlobSpec {
@@ -586,13 +590,20 @@ impl LayerJob {
             size: u64::try_from(self.layer.size).ok(),
             media_type: Some(self.layer.media_type.clone()),
         };
-        let (parent, diff_id) = (self.parent.clone(), self.diff_id.clone());
+        let diff_id = self.diff_id.clone();
+        let downloaded = Arc::new(AtomicBool::new(false));
+        let reader = ChannelReader {
+            rx,
+            current: Bytes::new(),
+            meter: ExtractMeter::new(
+                short_id(&self.layer.digest),
+                u64::try_from(self.layer.size).unwrap_or(0),
+                downloaded.clone(),
+                self.progress.clone(),
+            ),
+        };
         let unpack = tokio::task::spawn_blocking(move || {
-            let reader = ChannelReader {
-                rx,
-                current: Bytes::new(),
-            };
-            store.apply_layer_stream(parent.as_ref(), reader, &spec, Some(&diff_id))
+            store.stage_layer_stream(reader, &spec, Some(&diff_id))
         });
         let mut sink = ChannelSink {
             tx,
@@ -600,22 +611,30 @@ impl LayerJob {
             closed: false,
         };
         let id = short_id(&self.layer.digest);
-        let fetched = fetch_blob(
-            &self.session,
-            &self.layer,
-            &mut sink,
-            self.client.config().max_retries,
-            &id,
-            &self.progress,
-        )
-        .await;
+        let fetched = tokio::select! {
+            r = fetch_blob(
+                &self.session,
+                &self.layer,
+                &mut sink,
+                self.client.config().max_retries,
+                &id,
+                &self.progress,
+            ) => r,
+            _ = self.cancel.cancelled() => Err(cancelled()),
+        };
         if let Err(e) = &fetched {
             let _ = sink.tx.send(Err(io::Error::other(e.to_string()))).await;
         }
         let ChannelSink { tx, digester, .. } = sink;
         drop(tx);
-        self.emit(LayerEvent::VerifyingChecksum);
-        let unpacked = unpack.await.map_err(|e| ClientError::Task(e.to_string()))?;
+        if fetched.is_ok() {
+            self.emit(LayerEvent::VerifyingChecksum);
+            self.emit(LayerEvent::DownloadComplete);
+            downloaded.store(true, Ordering::SeqCst);
+        }
+        // Always waited for, so a failed unpack has removed its snapshot and ingest before
+        // the pull reports the error.
+        let staged = unpack.await.map_err(|e| ClientError::Task(e.to_string()))?;
         fetched?;
         let actual = digester.finish();
         if actual != self.layer.digest {
@@ -624,81 +643,32 @@ impl LayerJob {
                 actual,
             });
         }
-        unpacked.map_err(|e| store_error(e, &self.layer.digest))?;
-        self.emit(LayerEvent::DownloadComplete);
+        let staged = staged.map_err(|e| store_error(e, &self.layer.digest))?;
         let total = u64::try_from(self.layer.size).unwrap_or(0);
         self.emit(LayerEvent::Extracting {
             current: total,
             total,
         });
-        Ok(())
+        Ok(staged)
     }
 
-    /// Downloads into a content-store ingest; the digest is checked before it is kept.
-    async fn download_to_content(&self) -> Result<(), ClientError> {
-        let ingest = self.store.content().begin_ingest()?;
-        let mut sink = IngestSink(Some(ingest));
-        let id = short_id(&self.layer.digest);
-        fetch_blob(
-            &self.session,
-            &self.layer,
-            &mut sink,
-            self.client.config().max_retries,
-            &id,
-            &self.progress,
-        )
-        .await?;
-        self.emit(LayerEvent::VerifyingChecksum);
-        let ingest = sink.0.take();
-        let (d, size) = (
-            self.layer.digest.clone(),
-            u64::try_from(self.layer.size).ok(),
-        );
-        let d2 = d.clone();
-        let committed = tokio::task::spawn_blocking(move || match ingest {
-            Some(i) => i.commit(Some(&d2), size),
-            None => Err(ContentError::NotFound { digest: d2 }),
+    /// Unpacks a blob an earlier, interrupted pull left in the content store.
+    async fn stage_from_content(&self) -> Result<StagedLayer, ClientError> {
+        let total = u64::try_from(self.layer.size).unwrap_or(0);
+        self.emit(LayerEvent::Extracting { current: 0, total });
+        let (s, l, diff_id) = (self.store.clone(), self.layer.clone(), self.diff_id.clone());
+        let staged = tokio::task::spawn_blocking(move || {
+            s.stage_layer_blob(&l.digest, Some(&l.media_type), Some(&diff_id))
         })
         .await
-        .map_err(|e| ClientError::Task(e.to_string()))?;
-        committed.map_err(|e| content_error(e, &d))?;
-        self.emit(LayerEvent::DownloadComplete);
-        Ok(())
-    }
-}
-
-async fn unpack_from_content(
-    store: &Arc<Store>,
-    layer: &Descriptor,
-    parent: Option<Digest>,
-    diff_id: Digest,
-    progress: &ProgressSink,
-) -> Result<(), ClientError> {
-    let total = u64::try_from(layer.size).unwrap_or(0);
-    progress(Progress::Layer {
-        id: short_id(&layer.digest),
-        event: LayerEvent::Extracting { current: 0, total },
-    });
-    let (s, l) = (store.clone(), layer.clone());
-    let r = tokio::task::spawn_blocking(move || {
-        s.apply_layer_blob(
-            parent.as_ref(),
-            &l.digest,
-            Some(&l.media_type),
-            Some(&diff_id),
-        )
-    })
-    .await
-    .map_err(|e| ClientError::Task(e.to_string()))?;
-    r.map_err(|e| store_error(e, &layer.digest))?;
-    progress(Progress::Layer {
-        id: short_id(&layer.digest),
-        event: LayerEvent::Extracting {
+        .map_err(|e| ClientError::Task(e.to_string()))?
+        .map_err(|e| store_error(e, &self.layer.digest))?;
+        self.emit(LayerEvent::Extracting {
             current: total,
             total,
-        },
-    });
-    Ok(())
+        });
+        Ok(staged)
+    }
 }
 
 fn content_error(e: ContentError, digest: &Digest) -> ClientError {
@@ -740,22 +710,6 @@ impl BlobSink for VecSink {
     }
 }
 
-struct IngestSink(Option<berth_image::content::Ingest>);
-
-impl BlobSink for IngestSink {
-    async fn accept(&mut self, b: Bytes) -> Result<(), ClientError> {
-        use std::io::Write;
-        let Some(i) = self.0.as_mut() else {
-            return Err(ClientError::Task("ingest already committed".into()));
-        };
-        i.write_all(&b).map_err(|source| ClientError::Io {
-            op: "write",
-            path: "content ingest".into(),
-            source,
-        })
-    }
-}
-
 /// Feeds the unpacker and hashes what it sends; when the unpacker stops early (corrupt
 /// data), keeps hashing the rest so the error can name a digest mismatch.
 struct ChannelSink {
@@ -778,6 +732,7 @@ impl BlobSink for ChannelSink {
 struct ChannelReader {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     current: Bytes,
+    meter: ExtractMeter,
 }
 
 impl Read for ChannelReader {
@@ -792,7 +747,50 @@ impl Read for ChannelReader {
         let n = buf.len().min(self.current.len());
         buf[..n].copy_from_slice(&self.current[..n]);
         self.current = self.current.slice(n..);
+        self.meter.consumed(n as u64);
         Ok(n)
+    }
+}
+
+/// Emits `Extracting` as the unpacker consumes the blob, once the download is complete (until
+/// then the unpacker keeps pace with the download and `Downloading` tells the story); every 1%
+/// of the blob, at least every 64 KiB.
+struct ExtractMeter {
+    id: String,
+    total: u64,
+    current: u64,
+    last: u64,
+    step: u64,
+    downloaded: Arc<AtomicBool>,
+    progress: ProgressSink,
+}
+
+impl ExtractMeter {
+    fn new(id: String, total: u64, downloaded: Arc<AtomicBool>, progress: ProgressSink) -> Self {
+        ExtractMeter {
+            id,
+            total,
+            current: 0,
+            last: 0,
+            step: (total / 100).max(64 * 1024),
+            downloaded,
+            progress,
+        }
+    }
+
+    fn consumed(&mut self, n: u64) {
+        self.current += n;
+        if self.current - self.last < self.step || !self.downloaded.load(Ordering::Relaxed) {
+            return;
+        }
+        self.last = self.current;
+        (self.progress)(Progress::Layer {
+            id: self.id.clone(),
+            event: LayerEvent::Extracting {
+                current: self.current,
+                total: self.total,
+            },
+        });
     }
 }
 

@@ -185,7 +185,7 @@ impl Session {
         rb: RequestBuilder,
     ) -> Result<Response, ClientError> {
         let again = rb.try_clone();
-        let resp = self.execute(op, rb).await?;
+        let resp = self.execute(op, rb, self.current_auth()).await?;
         if !is_denied(resp.status()) {
             return Ok(resp);
         }
@@ -201,16 +201,24 @@ impl Session {
                 renewal.creds.as_ref(),
             )
             .await?;
-        *self.auth.lock().unwrap_or_else(|p| p.into_inner()) = auth;
-        let resp = self.execute(op, rb).await?;
+        *self.auth.lock().unwrap_or_else(|p| p.into_inner()) = auth.clone();
+        // Resent with the token this renewal fetched: parallel transfers renew at the same
+        // time, and the session's shared token may already be a sibling's, one the
+        // registry could refuse again by the time this request reaches it.
+        let resp = self.execute(op, rb, auth).await?;
         if is_denied(resp.status()) {
             return Err(self.unauthorized(resp).await);
         }
         Ok(resp)
     }
 
-    async fn execute(&self, op: &'static str, rb: RequestBuilder) -> Result<Response, ClientError> {
-        let rb = match self.current_auth() {
+    async fn execute(
+        &self,
+        op: &'static str,
+        rb: RequestBuilder,
+        auth: Option<HeaderValue>,
+    ) -> Result<Response, ClientError> {
+        let rb = match auth {
             Some(a) => rb.header(reqwest::header::AUTHORIZATION, a),
             None => rb,
         };
@@ -276,7 +284,8 @@ struct TokenReply {
 
 impl Client {
     /// The HTTP client for `host`: system roots plus `<certs_dir>/<host>/*.crt`, or no
-    /// verification for insecure registries.
+    /// verification for insecure registries; the client certificate in
+    /// `<certs_dir>/<host>/*.cert` + `*.key`, if any, either way.
     fn http_for(&self, host: &str, insecure: bool) -> Result<reqwest::Client, ClientError> {
         let key = format!("{host}|{insecure}");
         let mut cache = self.inner.http.lock().unwrap_or_else(|p| p.into_inner());
@@ -287,12 +296,18 @@ impl Client {
             host: host.to_string(),
             source,
         };
+        let identity = tls::registry_client_identity(&self.inner.config.certs_dir, host).map_err(
+            |message| ClientError::ClientCert {
+                host: host.to_string(),
+                message,
+            },
+        )?;
         let cfg = if insecure {
-            tls::insecure_config().map_err(tls_err)?
+            tls::insecure_config(identity).map_err(tls_err)?
         } else {
             let mut roots = self.inner.system_roots.clone();
             roots.extend(tls::registry_cas(&self.inner.config.certs_dir, host));
-            tls::verifying_config(roots).map_err(tls_err)?
+            tls::verifying_config(roots, identity).map_err(tls_err)?
         };
         let c = reqwest::Client::builder()
             .tls_backend_preconfigured(cfg)

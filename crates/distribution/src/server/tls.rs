@@ -1,5 +1,6 @@
-//! HTTPS for the registry server: loads a PEM certificate chain and key into rustls and
-//! serves the router over TLS connections.
+//! HTTPS for the registry server: loads a PEM certificate chain and key into rustls
+//! (optionally requiring client certificates signed by a given CA: mutual TLS) and serves the
+//! router over TLS connections.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,6 +30,15 @@ pub enum TlsError {
     /// rustls refused the certificate/key pair.
     #[error("TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
+    /// The client CA file holds no usable CA certificate.
+    #[error("client CA {path}: {source}")]
+    ClientCa {
+        /// The file.
+        path: PathBuf,
+        /// Why rustls refused it.
+        #[source]
+        source: rustls::server::VerifierBuilderError,
+    },
 }
 
 impl TlsError {
@@ -40,24 +50,57 @@ impl TlsError {
 
 /// Builds a rustls server configuration from PEM files.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let certs = CertificateDer::pem_file_iter(cert)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|source| TlsError::Pem {
-            what: "certificate",
-            path: cert.to_path_buf(),
-            source,
-        })?;
+    server_config_with_client_ca(cert, key, None)
+}
+
+/// Builds a rustls server configuration from PEM files; with `client_ca`, every client must
+/// present a certificate signed by one of the CAs in that PEM file (mutual TLS).
+pub fn server_config_with_client_ca(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let certs = read_certs(cert)?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsError::Pem {
         what: "private key",
         path: key.to_path_buf(),
         source,
     })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
-    Ok(Arc::new(cfg))
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => builder.with_client_cert_verifier(client_verifier(ca, provider)?),
+    };
+    Ok(Arc::new(builder.with_single_cert(certs, key)?))
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|source| TlsError::Pem {
+            what: "certificate",
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Accepts only client certificates issued by the CAs in `ca`.
+fn client_verifier(
+    ca: &Path,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in read_certs(ca)? {
+        roots.add(c)?;
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|source| TlsError::ClientCa {
+            path: ca.to_path_buf(),
+            source,
+        })
 }
 
 /// Accepts TLS connections on `listener` and serves `app` on each until `shutdown`.

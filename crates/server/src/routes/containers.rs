@@ -210,7 +210,8 @@ pub async fn logs<B: Backend>(
         stdout: params.bool("stdout")?,
         stderr: params.bool("stderr")?,
         since: timestamp_param(&params, "since")?,
-        until: timestamp_param(&params, "until")?,
+        // dockerd reads `until=0` (bollard's default) as no limit.
+        until: timestamp_param(&params, "until")?.filter(|u| *u != 0.0),
         timestamps: params.bool("timestamps")?,
         tail: tail_param(&params)?,
     };
