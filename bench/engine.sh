@@ -6,7 +6,7 @@
 #
 # Measures: `run --rm busybox true`; 50x `run -d busybox sleep 300` and `rm -f` of all 50;
 # `ps -a` with 50 containers; `exec C true`; `logs` of a container that printed 100k lines;
-# idle daemon memory (berthd vs dockerd+containerd) and per-container shim memory (berth-shim
+# idle daemon memory (berthd vs dockerd+containerd), berthd after load + 20 `run --rm`, and per-container shim memory (berth-shim
 # vs containerd-shim-runc-v2 vs conmon) with 10 containers running.
 # Knobs: RUNS (quick commands, default 20), HEAVY_RUNS (50-container loops, default 3).
 set -euo pipefail
@@ -40,6 +40,9 @@ read -r b_rss b_pss < <(rss_pss "$berthd_pid")
 containerd_pid=$(pids_matching containerd "$run/docker" | head -1)
 read -r d_rss d_pss < <(rss_pss "$dockerd_pid")
 read -r c_rss c_pss < <(rss_pss "$containerd_pid")
+# berthd's steady state after a load and a burst of short containers (target: RSS <= 20 MiB).
+for _ in $(seq 20); do $B run --rm busybox true >/dev/null; done
+read -r b1_rss b1_pss < <(rss_pss "$berthd_pid")
 
 echo
 echo "NOTE: berth has no bridge network yet (its containers get an empty network namespace);"
@@ -129,6 +132,7 @@ mib() { awk -v k="$1" 'BEGIN{printf "%.1f MiB", k/1024}'; }
 note "memory: berthd idle (image loaded, no containers): RSS $(mib "$b_rss"), PSS $(mib "$b_pss")"
 note "memory: dockerd + containerd idle: RSS $(mib $((d_rss + c_rss))), PSS $(mib $((d_pss + c_pss))) (dockerd RSS $(mib "$d_rss"), containerd RSS $(mib "$c_rss"))"
 note "memory: podman has no daemon"
+note "memory: berthd after load + 20 run --rm: RSS $(mib "$b1_rss"), PSS $(mib "$b1_pss")"
 read -r b2_rss b2_pss < <(rss_pss "$berthd_pid")
 note "memory: berthd after the benchmarks, no containers: RSS $(mib "$b2_rss"), PSS $(mib "$b2_pss")"
 
@@ -162,6 +166,7 @@ verdict() { if [ "$1" = 1 ]; then echo "MET"; else echo "MISSED"; fi; }
 speedup=$(jq -r '.results[0].median as $b | .results[] | select(.command=="docker") | .median/$b' "$work/run --rm true.json")
 note "target: run --rm true >= 10x faster than docker: $(printf '%.1f' "$speedup")x -> $(verdict "$(awk -v s="$speedup" 'BEGIN{print (s>=10)}')")"
 note "target: berthd idle RSS <= 15 MB: $(mib "$b_rss") -> $(verdict "$(awk -v r="$b_rss" 'BEGIN{print (r*1024<=15000000)}')")"
+note "target: berthd RSS after load + 20 run --rm <= 20 MiB: $(mib "$b1_rss") -> $(verdict "$((b1_rss <= 20480))")"
 note "target: <= 1.5 MB RSS per shim: $(mib "${shim_b:-0}") -> $(verdict "$(awk -v r="${shim_b:-999999}" 'BEGIN{print (r*1024<=1500000)}')")"
 
 print_summary

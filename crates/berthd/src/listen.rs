@@ -30,7 +30,11 @@ pub fn parse_listen_addr(spec: &str, tls: bool) -> anyhow::Result<ListenAddr> {
     let (proto, rest) = spec.split_once("://").unwrap_or(("tcp", spec));
     match proto {
         "unix" => {
-            let path = if rest.is_empty() { DEFAULT_SOCKET } else { rest };
+            let path = if rest.is_empty() {
+                DEFAULT_SOCKET
+            } else {
+                rest
+            };
             Ok(ListenAddr::Unix(PathBuf::from(path)))
         }
         "tcp" => parse_tcp(spec, rest, tls),
@@ -98,12 +102,27 @@ mod tests {
             parse_listen_addr("unix://", false)?,
             ListenAddr::Unix(DEFAULT_SOCKET.into())
         );
-        assert_eq!(parse_listen_addr("tcp://127.0.0.1:4000", true)?, tcp("127.0.0.1:4000"));
-        assert_eq!(parse_listen_addr("tcp://127.0.0.1", false)?, tcp("127.0.0.1:2375"));
-        assert_eq!(parse_listen_addr("tcp://127.0.0.1", true)?, tcp("127.0.0.1:2376"));
+        assert_eq!(
+            parse_listen_addr("tcp://127.0.0.1:4000", true)?,
+            tcp("127.0.0.1:4000")
+        );
+        assert_eq!(
+            parse_listen_addr("tcp://127.0.0.1", false)?,
+            tcp("127.0.0.1:2375")
+        );
+        assert_eq!(
+            parse_listen_addr("tcp://127.0.0.1", true)?,
+            tcp("127.0.0.1:2376")
+        );
         assert_eq!(parse_listen_addr("tcp://", true)?, tcp("localhost:2376"));
-        assert_eq!(parse_listen_addr("tcp://:2380", false)?, tcp("localhost:2380"));
-        assert_eq!(parse_listen_addr("0.0.0.0:2375", false)?, tcp("0.0.0.0:2375"));
+        assert_eq!(
+            parse_listen_addr("tcp://:2380", false)?,
+            tcp("localhost:2380")
+        );
+        assert_eq!(
+            parse_listen_addr("0.0.0.0:2375", false)?,
+            tcp("0.0.0.0:2375")
+        );
         assert_eq!(parse_listen_addr("tcp://[::1]", false)?, tcp("[::1]:2375"));
         assert_eq!(parse_listen_addr("tcp://[::1]:9", false)?, tcp("[::1]:9"));
         assert!(parse_listen_addr("tcp://h:notaport", false).is_err());

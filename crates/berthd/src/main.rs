@@ -3,11 +3,13 @@
 //! running: live restore is always on).
 
 mod listen;
+mod malloc_tuning;
 mod options;
 mod serve;
 mod ulimits;
 
 fn main() -> anyhow::Result<()> {
+    malloc_tuning::reexec_with_tunables();
     let opts = options::Options::load()?;
     serve::init_logging(&opts.log_level);
     let runtime = tokio::runtime::Builder::new_multi_thread()

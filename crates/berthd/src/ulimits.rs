@@ -108,7 +108,10 @@ mod tests {
         )?;
         let list = ulimits_from_file(&map)?;
         assert_eq!(list.len(), 2);
-        assert_eq!((list[0].name.as_str(), list[0].soft, list[0].hard), ("nofile", 1000, 2000));
+        assert_eq!(
+            (list[0].name.as_str(), list[0].soft, list[0].hard),
+            ("nofile", 1000, 2000)
+        );
         assert_eq!(list[1].name, "nproc");
         Ok(())
     }

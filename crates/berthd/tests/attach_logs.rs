@@ -88,9 +88,13 @@ async fn attach_replays_the_log_of_an_exited_container_by_stream() {
         ContainerCreateBody {
             image: Some("busybox".into()),
             cmd: Some(
-                ["sh", "-c", "echo out1; echo err1 >&2; echo out2; echo err2 >&2"]
-                    .map(String::from)
-                    .to_vec(),
+                [
+                    "sh",
+                    "-c",
+                    "echo out1; echo err1 >&2; echo out2; echo err2 >&2",
+                ]
+                .map(String::from)
+                .to_vec(),
             ),
             ..Default::default()
         },
@@ -139,9 +143,13 @@ async fn attach_with_logs_replays_then_streams_a_running_container() {
         ContainerCreateBody {
             image: Some("busybox".into()),
             cmd: Some(
-                ["sh", "-c", "echo before; echo warn >&2; read line; echo got $line"]
-                    .map(String::from)
-                    .to_vec(),
+                [
+                    "sh",
+                    "-c",
+                    "echo before; echo warn >&2; read line; echo got $line",
+                ]
+                .map(String::from)
+                .to_vec(),
             ),
             open_stdin: Some(true),
             ..Default::default()

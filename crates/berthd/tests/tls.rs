@@ -179,7 +179,14 @@ fn attach_and_exec_streams_work_through_tls() {
     );
     assert_eq!(out, "line one\nline two\nafter-eof\n");
     let stderr_split = output(
-        t.docker_env(&["run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2"]),
+        t.docker_env(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "echo out; echo err >&2",
+        ]),
         None,
     );
     assert_eq!(String::from_utf8_lossy(&stderr_split.stdout), "out\n");
@@ -229,7 +236,10 @@ fn clients_without_a_trusted_certificate_are_refused() {
         .env("DOCKER_CERT_PATH", &bare)
         .args(["version", "--format", "{{.Server.APIVersion}}"]);
     let out = output(no_cert, None);
-    assert!(!out.status.success(), "a client without a certificate got in");
+    assert!(
+        !out.status.success(),
+        "a client without a certificate got in"
+    );
     assert!(
         String::from_utf8_lossy(&out.stdout).trim().is_empty(),
         "server answered: {}",
@@ -237,7 +247,10 @@ fn clients_without_a_trusted_certificate_are_refused() {
     );
     // A certificate signed by another CA.
     let out = output(t.docker_flags("rogue", &["ps", "-q"]), None);
-    assert!(!out.status.success(), "a client with a rogue certificate got in");
+    assert!(
+        !out.status.success(),
+        "a client with a rogue certificate got in"
+    );
     // Plain HTTP on the TLS port gets no API answer.
     let mut plain = Command::new("/usr/local/bin/docker");
     plain
@@ -246,7 +259,10 @@ fn clients_without_a_trusted_certificate_are_refused() {
         .env_remove("DOCKER_CERT_PATH")
         .args(["ps", "-q"]);
     let out = output(plain, None);
-    assert!(!out.status.success(), "plain HTTP was served on the TLS port");
+    assert!(
+        !out.status.success(),
+        "plain HTTP was served on the TLS port"
+    );
     // The trusted client still works on the same daemon.
     assert!(ok(d, t.docker_flags("client", &["ps", "-q"]), None).is_empty());
 }

@@ -19,7 +19,11 @@ fn top_runs_ps_with_the_clients_arguments() {
     d.ok(&["run", "-d", "--name", "top1", "busybox", "sleep", "300"]);
     let default = d.ok(&["top", "top1"]);
     let mut lines = default.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
     assert_eq!(
         header,
         ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
@@ -59,7 +63,11 @@ fn top_runs_ps_with_the_clients_arguments() {
     );
     d.ok(&["rm", "-f", "top1"]);
     let stopped = d.docker(&["top", "nosuch"]);
-    assert!(stderr(&stopped).contains("No such container: nosuch"), "{}", stderr(&stopped));
+    assert!(
+        stderr(&stopped).contains("No such container: nosuch"),
+        "{}",
+        stderr(&stopped)
+    );
 }
 
 #[test]
@@ -68,7 +76,8 @@ fn default_ulimits_apply_to_containers_without_their_own() {
         return;
     }
     let d = Daemon::start_with_args(|root| {
-        let config = r#"{"default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1234, "Hard": 2345}}}"#;
+        let config =
+            r#"{"default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1234, "Hard": 2345}}}"#;
         std::fs::write(root.join("daemon.json"), config)
             .unwrap_or_else(|e| panic!("writing daemon.json: {e}"));
         vec!["--default-ulimit".into(), "sigpending=50:77".into()]

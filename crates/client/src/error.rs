@@ -49,8 +49,8 @@ pub enum ClientError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The HTTP exchange failed.
-    #[error("error during connect: {path}: {source}")]
+    /// The HTTP exchange failed; the message names the root cause (hyper's own text is generic).
+    #[error("error during connect: {path}: {}", with_causes(.source))]
     Http {
         /// Request path.
         path: String,
@@ -118,6 +118,21 @@ pub enum ClientError {
         #[source]
         source: io::Error,
     },
+}
+
+/// An error's text followed by its causes (`connection error: received fatal alert: ...`).
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 impl ClientError {

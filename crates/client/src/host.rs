@@ -59,7 +59,7 @@ impl Host {
             reason: reason.to_string(),
         };
         if let Some(rest) = url.strip_prefix("tcp://") {
-            let (host, port) = parse_tcp(rest, tls.is_some()).map_err(|r| unsupported(r))?;
+            let (host, port) = parse_tcp(rest, tls.is_some()).map_err(&unsupported)?;
             return Ok(Host {
                 url: format!("tcp://{host}:{port}"),
                 endpoint: Endpoint::Tcp { host, port },
@@ -70,8 +70,7 @@ impl Host {
             path
         } else if url.starts_with('/') {
             url
-        } else if url.starts_with("ssh://") || url.starts_with("http") || url.starts_with("npipe")
-        {
+        } else if url.starts_with("ssh://") || url.starts_with("http") || url.starts_with("npipe") {
             return Err(unsupported("only unix:// and tcp:// hosts are supported"));
         } else {
             return Err(unsupported(
@@ -152,14 +151,19 @@ mod tests {
             }
         );
         assert_eq!(h.socket(), None);
-        assert_eq!(Host::parse("tcp://10.0.0.1").unwrap().url, "tcp://10.0.0.1:2375");
+        assert_eq!(
+            Host::parse("tcp://10.0.0.1").unwrap().url,
+            "tcp://10.0.0.1:2375"
+        );
         let tls = TlsSettings {
             verify: true,
             ca: "/ca.pem".into(),
             identity: None,
         };
         assert_eq!(
-            Host::parse_with_tls("tcp://10.0.0.1/", Some(tls)).unwrap().url,
+            Host::parse_with_tls("tcp://10.0.0.1/", Some(tls))
+                .unwrap()
+                .url,
             "tcp://10.0.0.1:2376"
         );
         assert_eq!(Host::parse("tcp://[::1]:9").unwrap().url, "tcp://[::1]:9");

@@ -53,8 +53,8 @@ impl TlsFlags {
             Some(p) => Some(p.clone()),
             None => Some(dir.join(name)).filter(|p| p.exists()),
         };
-        let identity = given_or_existing(&self.cert, "cert.pem")
-            .zip(given_or_existing(&self.key, "key.pem"));
+        let identity =
+            given_or_existing(&self.cert, "cert.pem").zip(given_or_existing(&self.key, "key.pem"));
         Some(TlsSettings {
             verify,
             ca: self.cacert.clone().unwrap_or_else(|| dir.join("ca.pem")),

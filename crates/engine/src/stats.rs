@@ -175,4 +175,3 @@ fn host_memory() -> u64 {
         .map(|kb| kb * 1024)
         .unwrap_or(0)
 }
-

@@ -117,7 +117,9 @@ async fn ps_command(
     extra: Option<&str>,
 ) -> std::io::Result<Option<std::process::Output>> {
     let mut cmd = tokio::process::Command::new("ps");
-    cmd.args(args).args(extra).stdin(std::process::Stdio::null());
+    cmd.args(args)
+        .args(extra)
+        .stdin(std::process::Stdio::null());
     match cmd.output().await {
         Ok(out) => Ok(Some(out)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -153,9 +155,9 @@ fn parse_ps_output(output: &[u8], pids: &[i32]) -> ApiResult<TopResponse> {
             }
             continue;
         }
-        let pid: i32 = pid_field.parse().map_err(|e| {
-            ApiError::internal(format!("Unexpected pid '{pid_field}': {e}"))
-        })?;
+        let pid: i32 = pid_field
+            .parse()
+            .map_err(|e| ApiError::internal(format!("Unexpected pid '{pid_field}': {e}")))?;
         in_container = pids.binary_search(&pid).is_ok();
         if in_container {
             processes.push(row(&fields, titles.len()));

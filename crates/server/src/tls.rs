@@ -81,7 +81,10 @@ impl TlsError {
     }
 }
 
-fn pem_error(what: &'static str, path: &Path) -> impl FnOnce(rustls::pki_types::pem::Error) -> TlsError {
+fn pem_error(
+    what: &'static str,
+    path: &Path,
+) -> impl FnOnce(rustls::pki_types::pem::Error) -> TlsError {
     let path = path.to_path_buf();
     move |source| TlsError::Pem { what, path, source }
 }
@@ -93,7 +96,9 @@ fn load_certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'sta
         .collect::<Result<Vec<_>, _>>()
         .map_err(pem_error(what, path))?;
     if certs.is_empty() {
-        return Err(pem_error(what, path)(rustls::pki_types::pem::Error::NoItemsFound));
+        return Err(pem_error(what, path)(
+            rustls::pki_types::pem::Error::NoItemsFound,
+        ));
     }
     Ok(certs)
 }
@@ -107,7 +112,8 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// `files.client_ca` is set.
 pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let chain = load_certs("certificate", &files.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(pem_error("private key", &files.key))?;
+    let key =
+        PrivateKeyDer::from_pem_file(&files.key).map_err(pem_error("private key", &files.key))?;
     let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|source| TlsError::Identity {
@@ -164,14 +170,14 @@ impl Listener for TlsListener {
     async fn accept_io(&self) -> io::Result<Self::Io> {
         let (io, _) = self.tcp.accept().await?;
         io.set_nodelay(true)?;
-        Ok(TlsConnection::Handshaking(self.acceptor.accept(io)))
+        Ok(TlsConnection::Handshaking(Box::new(self.acceptor.accept(io))))
     }
 }
 
 /// A server-side TLS connection that finishes its handshake on first use.
 pub enum TlsConnection {
     /// The handshake is under way.
-    Handshaking(tokio_rustls::Accept<TcpStream>),
+    Handshaking(Box<tokio_rustls::Accept<TcpStream>>),
     /// Ready for application data.
     Ready(Box<tokio_rustls::server::TlsStream<TcpStream>>),
     /// The handshake failed; every later use fails.

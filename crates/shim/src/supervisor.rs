@@ -4,6 +4,7 @@
 use crate::container::Container;
 use crate::json_log::{JsonLog, LineSplitter};
 use crate::stdio::{self, ShimSide};
+use crate::trim::Trimmer;
 use crate::{exit_file, sigchld};
 use berth_shim::config::{ExitRecord, ShimConfig};
 use berth_shim::protocol::{
@@ -26,6 +27,8 @@ const MAX_CLIENT_BUFFER: usize = 4 << 20;
 const MAX_STDIN_BUFFER: usize = 256 << 10;
 /// Finished execs remembered for late `wait` requests.
 const KEPT_EXECS: usize = 16;
+/// How long the shim must have nothing to do before it gives back start-up memory.
+const IDLE_TRIM: Duration = Duration::from_millis(100);
 
 /// Which process a stream or output belongs to.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -97,6 +100,9 @@ pub struct Shim {
     log: Option<JsonLog>,
     sigchld: OwnedFd,
     deleted: bool,
+    trimmer: Trimmer,
+    /// Whether memory was given back since the last event (no need to do it again).
+    trimmed: bool,
 }
 
 impl Shim {
@@ -134,6 +140,8 @@ impl Shim {
             log,
             sigchld,
             deleted: false,
+            trimmer: Trimmer::default(),
+            trimmed: false,
         };
         shim.adopt_stdio(Owner::Init, side);
         Ok(shim)
@@ -155,6 +163,7 @@ impl Shim {
                 Ok(r) => r,
                 Err(_) => continue,
             };
+            self.trim_when_idle(&revents);
             for (token, ev) in tokens.into_iter().zip(revents) {
                 if ev.is_empty() {
                     continue;
@@ -172,6 +181,16 @@ impl Shim {
         }
         drop(listener);
         let _ = std::fs::remove_dir_all(&self.state_dir);
+    }
+
+    /// Gives memory back after [`IDLE_TRIM`] without events, once per quiet period.
+    fn trim_when_idle(&mut self, revents: &[PollFlags]) {
+        if revents.iter().any(|ev| !ev.is_empty()) {
+            self.trimmed = false;
+        } else if !self.trimmed {
+            self.trimmer.trim();
+            self.trimmed = true;
+        }
     }
 
     fn poll_once(&self, listener: &UnixListener) -> nix::Result<(Vec<Token>, Vec<PollFlags>)> {
@@ -217,7 +236,8 @@ impl Shim {
             .filter(|p| !p.done)
             .filter_map(|p| p.drain_deadline)
             .min();
-        match deadline {
+        let idle = (!self.trimmed).then(|| Instant::now() + IDLE_TRIM);
+        match deadline.into_iter().chain(idle).min() {
             Some(d) => {
                 let ms = d.saturating_duration_since(Instant::now()).as_millis() + 1;
                 PollTimeout::try_from(ms.min(10_000) as i32).unwrap_or(PollTimeout::NONE)
@@ -484,6 +504,11 @@ impl Shim {
             && !self.clients[i].read_closed
         {
             self.read_client(i);
+            // Send replies now rather than after the next poll: the loop may first have an
+            // exit to record, and the daemon's start must not wait for the container's end.
+            if !self.clients[i].outbuf.is_empty() && !self.clients[i].dead {
+                self.write_client(i);
+            }
         }
         if ev.contains(PollFlags::POLLERR) {
             self.clients[i].dead = true;
@@ -597,11 +622,7 @@ impl Shim {
     fn handle(&mut self, i: usize, req: Request) -> Option<Reply> {
         let reply = match req {
             Request::State => Reply::State(self.state()),
-            Request::Start => {
-                let r = result(self.container.start());
-                crate::trim::drop_startup_pages();
-                r
-            }
+            Request::Start => result(self.container.start()),
             Request::Kill { signal, all } => self.kill(signal, all),
             Request::Resize {
                 exec_id,

@@ -114,10 +114,7 @@ impl Daemon {
         Daemon::start_configured("run", args)
     }
 
-    fn start_configured(
-        exec_dir: &str,
-        args: impl FnOnce(&Path) -> Vec<String>,
-    ) -> Result<Daemon> {
+    fn start_configured(exec_dir: &str, args: impl FnOnce(&Path) -> Vec<String>) -> Result<Daemon> {
         ensure_shim()?;
         let root = tempfile::Builder::new().prefix("bd").tempdir_in("/tmp")?;
         let extra_args = args(root.path());
