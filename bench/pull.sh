@@ -137,6 +137,10 @@ hyperfine --runs "$runs" --export-json "$work/push.json" \
     --prepare "$run/fresh-registry.sh" -n "docker push" "$D push $pushref >/dev/null 2>>$run/errors.log" \
     --prepare "$run/fresh-registry.sh" -n "podman push" "$P push --tls-verify=false $pushref >/dev/null 2>>$run/errors.log"
 report "push (debian-bench, 4 layers, empty registry)" "$work/push.json"
+# berth pushes the gzip blobs it kept from the pull: check that it really uploaded them all.
+"$run/fresh-registry.sh"
+$B push "$pushref" >/dev/null
+note "check: one berth push into an empty registry stored $(du -sm "$work/dst-registry" | cut -f1) MB there"
 
 verdict() { if [ "$1" = 1 ]; then echo "MET"; else echo "MISSED"; fi; }
 ratio() { jq -r --arg c "$2" '.results[0].median as $b | .results[] | select(.command==$c) | .median/$b' "$1"; }

@@ -243,6 +243,64 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hosts_and_tls_come_from_flags_or_daemon_json() -> anyhow::Result<()> {
+        let file: FileConfig = serde_json::from_str(
+            r#"{"hosts":["unix:///tmp/f.sock","tcp://127.0.0.1"],"tlsverify":true,
+                "tlscacert":"/f/ca.pem","tlscert":"/f/cert.pem","tlskey":"/f/key.pem"}"#,
+        )?;
+        let flags = Flags::try_parse_from(["berthd"])?;
+        let tls = tls_files(&flags, &file);
+        assert_eq!(
+            tls,
+            Some(TlsFiles {
+                cert: "/f/cert.pem".into(),
+                key: "/f/key.pem".into(),
+                client_ca: Some("/f/ca.pem".into()),
+            })
+        );
+        assert_eq!(
+            listeners(&file.hosts, tls.is_some())?,
+            vec![
+                ListenAddr::Unix("/tmp/f.sock".into()),
+                ListenAddr::Tcp("127.0.0.1:2376".into())
+            ]
+        );
+        let flags = Flags::try_parse_from([
+            "berthd",
+            "--tls",
+            "--tlsverify=false",
+            "--tlscert",
+            "/c.pem",
+            "-H",
+            "tcp://0.0.0.0:9999",
+            "-H",
+            "unix:///x.sock",
+        ])?;
+        let tls = tls_files(&flags, &FileConfig::default());
+        let tls = tls.ok_or_else(|| anyhow::anyhow!("--tls gave no TLS"))?;
+        assert_eq!(tls.cert, PathBuf::from("/c.pem"));
+        assert_eq!(tls.client_ca, None, "--tls alone does not verify clients");
+        assert_eq!(flags.host.len(), 2);
+        assert_eq!(
+            listeners(&[], false)?,
+            vec![ListenAddr::Unix(DEFAULT_SOCKET.into())]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn default_ulimit_flags_replace_the_files_limit_of_the_same_name() -> anyhow::Result<()> {
+        let file: FileConfig = serde_json::from_str(
+            r#"{"default-ulimits":{"nofile":{"Name":"nofile","Soft":1,"Hard":2},"nproc":{"Soft":3,"Hard":4}}}"#,
+        )?;
+        let limits = default_ulimits(&["nofile=10:20".to_string()], &file.default_ulimits)?;
+        let names: Vec<(&str, i64)> = limits.iter().map(|u| (u.name.as_str(), u.soft)).collect();
+        assert_eq!(names, [("nproc", 3), ("nofile", 10)]);
+        assert!(default_ulimits(&["nofile=5:1".to_string()], &HashMap::new()).is_err());
+        Ok(())
+    }
+
+    #[test]
     fn registry_keys_reach_the_client_config() -> anyhow::Result<()> {
         let file: FileConfig = serde_json::from_str(
             r#"{"insecure-registries":["reg.local:5000"],"registry-mirrors":["https://m.example"],

@@ -55,7 +55,7 @@ fn berthd_memory_returns_near_idle_after_load_runs_and_logs() {
         status_kib(pid, "VmRSS:")
     );
     assert!(
-        after < idle + 6 * 1024,
+        after < idle + 5 * 1024,
         "berthd kept {} KiB after the work (idle {idle} KiB, now {after} KiB)",
         after.saturating_sub(idle)
     );

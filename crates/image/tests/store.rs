@@ -1726,3 +1726,27 @@ fn prune_filters_until_and_label_not() {
     let (items, _) = store.prune_matching(&Default::default(), &[]).unwrap();
     assert_eq!(items, vec![DeleteItem::Deleted(ids[1].clone())]);
 }
+
+#[test]
+fn stream_load_of_one_blob_used_twice_unpacks_the_second_copy_from_the_store() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let root = tmp.path().join("root");
+    let layer = LayerBuilder::new().file("same", b"s").build();
+    let store = Store::open(&root)?;
+    let loaded = store.load(&archive(&[layer.clone(), layer], "twice:1")[..])?;
+    let img = store.image_by_id(&loaded[0].id)?;
+    assert_eq!(img.layers.len(), 2);
+    assert_eq!(snapshot_dirs(&root), 2);
+    let m = store.prepare_rootfs("twice", &img.id)?;
+    let target = tmp.path().join("mnt");
+    {
+        let _g = MountGuard::mount(&m, &target)?;
+        assert_eq!(fs::read(target.join("same"))?, b"s");
+    }
+    store.remove_rootfs("twice")?;
+    assert_eq!(fs::read_dir(root.join("content/ingest"))?.count(), 0);
+    Ok(())
+}
