@@ -82,10 +82,10 @@ impl Store {
                     let blob = l.blob.clone().ok_or_else(|| {
                         invalid(format!("layer {} has no stored blob", l.diff_id))
                     })?;
-                    let file = self.content.open_blob(&blob.digest)?;
+                    let file = self.open_blob(&blob.digest)?.reader;
                     let path = self.content.blob_path(&blob.digest);
-                    let (_, reader) =
-                        decompress(io::BufReader::new(file)).map_err(io_err("read", &path))?;
+                    let (_, reader) = decompress(io::BufReader::with_capacity(1 << 20, file))
+                        .map_err(io_err("read", &path))?;
                     out.add_blob(&l.diff_id, l.diff_size, reader)?;
                 }
                 layers.push((l.diff_id.clone(), l.diff_size));

@@ -31,7 +31,10 @@ pub(crate) fn media_type_tar() -> &'static str {
     berth_oci::media_type::OCI_LAYER_TAR
 }
 pub mod archive;
+mod layer_blobs;
 mod load_stream;
+mod tarsplit;
+pub use layer_blobs::BlobReader;
 pub use archive::{ArchiveWriter, LoadedImage, SaveImage};
 #[cfg(feature = "testing")]
 pub mod testing;

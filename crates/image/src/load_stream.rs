@@ -21,6 +21,7 @@ use crate::archive::{
 use crate::compression::decompress;
 use crate::content::{BlobInfo, Ingest, VerifiedIngest};
 use crate::store::{Store, StoreError, chain_id, io_err};
+use crate::tarsplit::SplitRecorder;
 
 /// Archive files read whole into memory rather than treated as blobs.
 const METADATA_FILES: [&str; 4] = ["manifest.json", "index.json", "repositories", "oci-layout"];
@@ -38,6 +39,9 @@ struct Unpacked {
     /// Digest and size of the uncompressed tar; for an uncompressed blob they are the
     /// blob's own, filled in once the blob is verified.
     diff: Option<(Digest, u64)>,
+    /// Whether a tar-split was written next to the snapshot: the layer's tar can be rebuilt
+    /// from it, so the blob itself is not kept.
+    split: bool,
 }
 
 /// One regular file of the archive that may be a blob (layer, config, manifest).
@@ -267,21 +271,27 @@ impl StreamLoad<'_> {
         let id = self.store.begin_snapshot("layer", None, None, None)?;
         self.staged.insert(id);
         let fs_dir = self.store.snapshot_dir(id).join("fs");
-        let (applied, diff) = if compressed {
-            apply_compressed(&mut tee, &fs_dir)
+        let (applied, diff, split) = if compressed {
+            let (applied, diff) = apply_compressed(&mut tee, &fs_dir);
+            io::copy(&mut tee, &mut io::sink()).map_err(read_err)?;
+            (applied, diff, false)
         } else {
-            let applied = apply_tar(&mut tee, &fs_dir);
+            let mut recorder = SplitRecorder::new(&mut tee);
+            let applied = apply_tar(&mut recorder, &fs_dir);
+            io::copy(&mut recorder, &mut io::sink()).map_err(read_err)?;
+            let split = applied.is_ok() && self.keep_tar_split(id, recorder);
             (
                 applied.map(|s| s.content_size).map_err(StoreError::from),
                 None,
+                split,
             )
         };
-        io::copy(&mut tee, &mut io::sink()).map_err(read_err)?;
         match (applied, diff) {
             (Ok(content_size), diff) if compressed == diff.is_some() => Ok(Some(Unpacked {
                 snapshot: id,
                 content_size,
                 diff,
+                split,
             })),
             (res, _) => {
                 if let Err(e) = res {
@@ -292,6 +302,27 @@ impl StreamLoad<'_> {
                 Ok(None)
             }
         }
+    }
+
+    /// Writes the layer's tar-split next to its staging snapshot when the recorder could
+    /// describe the stream exactly; returns whether it did (else the blob is kept).
+    fn keep_tar_split<R: Read>(&self, snapshot: i64, recorder: SplitRecorder<R>) -> bool {
+        let split = match recorder.finish() {
+            Ok(s) => s,
+            Err(why) => {
+                tracing::debug!(snapshot, reason = %why, "keeping the layer blob: no tar-split");
+                return false;
+            }
+        };
+        let dir = self.store.snapshot_dir(snapshot);
+        let written = split
+            .check_files(&dir.join("fs"))
+            .and_then(|()| split.write_to(&dir));
+        if let Err(e) = written {
+            tracing::warn!(snapshot, error = %e, "cannot write tar-split; keeping the layer blob");
+            return false;
+        }
+        true
     }
 
     /// The bytes of a small archive file (config, manifest, index).
@@ -435,8 +466,14 @@ impl StreamLoad<'_> {
     }
 
     /// One `syncfs` for every snapshot and blob written, then the blobs move in place (layer
-    /// blobs no image references are dropped) and the renames are made durable.
+    /// blobs no image references are dropped) and the renames are made durable. Blobs of
+    /// layers with a tar-split are dropped before the sync, so their pages are never written.
     fn make_durable(&mut self, plans: &[PlannedImage]) -> Result<(), StoreError> {
+        for b in &mut self.blobs {
+            if b.unpacked.as_ref().is_some_and(|u| u.split) {
+                b.ingest = None;
+            }
+        }
         let root = self.store.root();
         let f = File::open(root).map_err(io_err("open", root))?;
         nix::unistd::syncfs(&f).map_err(|e| StoreError::Io {

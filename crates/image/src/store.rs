@@ -475,7 +475,8 @@ impl Store {
         {
             return Ok(l);
         }
-        let file = self.content.open_blob(blob)?;
+        let file = fs::File::open(self.blob_file(blob)?)
+            .map_err(io_err("open", &self.content.blob_path(blob)))?;
         let size = file
             .metadata()
             .map_err(io_err("stat", &self.content.blob_path(blob)))?
@@ -747,7 +748,8 @@ impl Store {
         expected_diff_id: Option<&Digest>,
     ) -> Result<StagedLayer, StoreError> {
         let _lease = self.lease();
-        let file = self.content.open_blob(blob)?;
+        let file = fs::File::open(self.blob_file(blob)?)
+            .map_err(io_err("open", &self.content.blob_path(blob)))?;
         let size = file
             .metadata()
             .map_err(io_err("stat", &self.content.blob_path(blob)))?
