@@ -34,7 +34,7 @@ pub mod archive;
 mod layer_blobs;
 mod load_stream;
 mod tarsplit;
-pub use layer_blobs::BlobReader;
 pub use archive::{ArchiveWriter, LoadedImage, SaveImage};
+pub use layer_blobs::BlobReader;
 #[cfg(feature = "testing")]
 pub mod testing;

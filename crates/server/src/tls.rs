@@ -170,7 +170,9 @@ impl Listener for TlsListener {
     async fn accept_io(&self) -> io::Result<Self::Io> {
         let (io, _) = self.tcp.accept().await?;
         io.set_nodelay(true)?;
-        Ok(TlsConnection::Handshaking(Box::new(self.acceptor.accept(io))))
+        Ok(TlsConnection::Handshaking(Box::new(
+            self.acceptor.accept(io),
+        )))
     }
 }
 

@@ -116,13 +116,18 @@ impl Client {
             .await?;
         let mut sources = Vec::new();
         for (l, info) in manifest.layers.iter().zip(&layers) {
+            // A loaded layer may keep only a tar-split: the store writes its blob back first.
+            let path = match info.blob.as_ref() {
+                Some(b) => {
+                    let (s, d) = (store.clone(), b.digest.clone());
+                    Some(blocking(move || s.blob_file(&d)).await?)
+                }
+                None => None,
+            };
             sources.push(BlobSource {
                 desc: l.clone(),
                 data: None,
-                path: info
-                    .blob
-                    .as_ref()
-                    .map(|b| store.content().blob_path(&b.digest)),
+                path,
             });
         }
         self.push_layers(&session, &sources, &mount_sources, &progress)
