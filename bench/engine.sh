@@ -97,9 +97,9 @@ hf "ps -a (50 containers)" "$runs" 3 \
     -n docker "$D ps -a >/dev/null" \
     -n podman "$P ps -a >/dev/null"
 
-bc=$($B ps -q | head -1)
-dc=$($D ps -q | head -1)
-pc=$($P ps -q | head -1)
+bc=$($B ps -q | sed -n 1p)
+dc=$($D ps -q | sed -n 1p)
+pc=$($P ps -q | sed -n 1p)
 hf "exec C true" "$runs" 3 \
     -n berth "$B exec $bc true" \
     -n "docker CLI -> berthd" "$DB exec $bc true" \

@@ -147,6 +147,7 @@ pids_matching() {
     for pid in $(pgrep -x "${1:0:15}"); do  # comm is cut to 15 bytes
         tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2" && echo "$pid"
     done
+    return 0
 }
 
 # report TITLE JSON prints every command's median and its ratio to the first command (berth),
