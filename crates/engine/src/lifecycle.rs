@@ -149,7 +149,10 @@ impl Engine {
                     finished_at: rec.state.finished_at.clone(),
                 };
                 rec.has_been_started = true;
-                c.commit(rec)
+                // An `--rm` container's running state need not survive a power loss (the
+                // container is gone with it); skipping its fsync shortens `run --rm`.
+                let durable = !rec.host_config.auto_remove.unwrap_or(false);
+                c.commit_with(rec, durable)
                     .map_err(|e| internal("saving the container", e))?;
                 self.emit_container("start", rec, HashMap::new());
                 crate::monitor::spawn(self.clone(), c.clone());

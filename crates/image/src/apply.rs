@@ -413,9 +413,6 @@ impl Applier {
         let mut file = File::from(fd);
         let n = copy_large(entry, &mut file, &mut self.copy_buf, &meta.display)?;
         self.stats.content_size += n;
-        if !self.in_root && n >= EARLY_WRITEBACK_MIN {
-            start_writeback(&file);
-        }
         set_owner_mode_fd(&file, meta)?;
         set_xattrs_fd(&file, meta);
         set_mtime(dir, name, meta)
@@ -618,22 +615,6 @@ fn read_meta<R: Read>(
         mtime: i64::try_from(mtime).unwrap_or(i64::MAX),
         xattrs,
     })
-}
-
-/// Files at least this big start their writeback as soon as they are written.
-const EARLY_WRITEBACK_MIN: u64 = 32 << 10;
-
-/// Starts writing a layer file's dirty pages to disk now, without waiting: the store's one
-/// `syncfs` at the end of a load or pull then finds most data already written, so unpacking
-/// and disk I/O overlap. (`POSIX_FADV_DONTNEED` kicks off writeback of dirty pages; pages
-/// still dirty or under writeback stay cached.) Only a hint: failure is ignored.
-fn start_writeback(file: &File) {
-    let _ = nix::fcntl::posix_fadvise(
-        file,
-        0,
-        0,
-        nix::fcntl::PosixFadviseAdvice::POSIX_FADV_DONTNEED,
-    );
 }
 
 /// Size of the buffer file contents are copied through.
