@@ -574,7 +574,7 @@ impl LayerJob {
 
     async fn run(self) -> Result<StagedLayer, ClientError> {
         let (s, d) = (self.store.clone(), self.layer.digest.clone());
-        if blocking(move || s.content().stat(&d)).await?.is_some() {
+        if blocking(move || s.stat_blob(&d)).await?.is_some() {
             self.emit(LayerEvent::DownloadComplete);
             return self.stage_from_content().await;
         }
