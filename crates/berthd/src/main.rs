@@ -2,6 +2,7 @@
 //! on unix sockets and TCP (optionally TLS) with the engine as backend until SIGTERM or SIGINT (containers keep
 //! running: live restore is always on).
 
+mod instance_lock;
 mod listen;
 mod malloc_tuning;
 mod options;

@@ -1,4 +1,4 @@
-//! Wires the daemon: logging, pid file, the API listeners (unix sockets 0660 with stale sockets
+//! Wires the daemon: logging, the instance lock and pid file, the API listeners (unix sockets 0660 with stale sockets
 //! removed, TCP with or without TLS), the engine, and graceful shutdown on SIGTERM/SIGINT.
 
 use crate::listen::ListenAddr;
@@ -36,8 +36,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", opts.exec_root.display()))?;
     std::fs::create_dir_all(&opts.data_root)
         .with_context(|| format!("creating {}", opts.data_root.display()))?;
-    std::fs::write(&opts.pidfile, std::process::id().to_string())
-        .with_context(|| format!("writing {}", opts.pidfile.display()))?;
+    let _instance = crate::instance_lock::claim(&opts.data_root, &opts.pidfile)?;
     let mut cfg = EngineConfig::new(opts.data_root.clone(), opts.exec_root.clone());
     cfg.log_opts = opts.log_opts.clone();
     cfg.registry = opts.registry.clone();
@@ -78,7 +77,6 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     for path in sockets {
         let _ = std::fs::remove_file(path);
     }
-    let _ = std::fs::remove_file(&opts.pidfile);
     Ok(())
 }
 

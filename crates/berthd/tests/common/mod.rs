@@ -58,7 +58,7 @@ fn nix_is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn berthd_binary() -> PathBuf {
+pub fn berthd_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_berthd"))
 }
 
