@@ -17,6 +17,7 @@ pub mod nullable;
 pub mod stats;
 pub mod stream;
 pub mod system;
+pub mod ulimit;
 pub mod version;
 
 pub use backend::{

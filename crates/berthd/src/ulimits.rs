@@ -2,48 +2,12 @@
 //! checked as Docker checks them so a typo fails at start, not at the first container.
 
 use berth_api::config::Ulimit;
+use berth_api::ulimit::ULIMIT_NAMES;
 use std::collections::HashMap;
-
-/// The rlimit names Docker accepts (without `RLIMIT_`).
-const NAMES: &[&str] = &[
-    "core",
-    "cpu",
-    "data",
-    "fsize",
-    "locks",
-    "memlock",
-    "msgqueue",
-    "nice",
-    "nofile",
-    "nproc",
-    "rss",
-    "rtprio",
-    "rttime",
-    "sigpending",
-    "stack",
-];
 
 /// Parses `name=soft[:hard]` (hard defaults to soft), with Docker's messages.
 pub fn parse_ulimit(spec: &str) -> anyhow::Result<Ulimit> {
-    let (name, values) = spec
-        .split_once('=')
-        .ok_or_else(|| anyhow::anyhow!("invalid ulimit argument: {spec}"))?;
-    let number = |v: &str| {
-        v.parse::<i64>()
-            .map_err(|_| anyhow::anyhow!("invalid ulimit argument: {spec}"))
-    };
-    let (soft, hard) = match values.split_once(':') {
-        Some((s, h)) => (number(s)?, number(h)?),
-        None => {
-            let v = number(values)?;
-            (v, v)
-        }
-    };
-    check(Ulimit {
-        name: name.to_string(),
-        soft,
-        hard,
-    })
+    Ok(berth_api::ulimit::parse_ulimit(spec)?)
 }
 
 /// daemon.json's `{"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 2048}}` map, sorted by name;
@@ -65,7 +29,7 @@ pub fn ulimits_from_file(map: &HashMap<String, Ulimit>) -> anyhow::Result<Vec<Ul
 }
 
 fn check(u: Ulimit) -> anyhow::Result<Ulimit> {
-    if !NAMES.contains(&u.name.as_str()) {
+    if !ULIMIT_NAMES.contains(&u.name.as_str()) {
         anyhow::bail!("invalid ulimit type: {}", u.name);
     }
     if u.hard != -1 && u.soft > u.hard {
