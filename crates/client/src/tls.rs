@@ -5,11 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
+use berth_tls::AcceptAnyServerCert;
+use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use crate::error::ClientError;
 
@@ -72,24 +71,13 @@ fn cert_dir() -> PathBuf {
     Path::new(&home).join(".docker")
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 fn pem_error(path: &Path) -> impl FnOnce(rustls::pki_types::pem::Error) -> ClientError {
     let path = path.to_path_buf();
     move |source| ClientError::TlsFile { path, source }
 }
 
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClientError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(pem_error(path))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(pem_error(path))?;
-    if certs.is_empty() {
-        return Err(pem_error(path)(rustls::pki_types::pem::Error::NoItemsFound));
-    }
-    Ok(certs)
+    berth_tls::load_certs(path).map_err(pem_error(path))
 }
 
 fn setup_error(source: rustls::Error) -> ClientError {
@@ -98,7 +86,7 @@ fn setup_error(source: rustls::Error) -> ClientError {
 
 /// Builds the rustls client configuration for `settings` (HTTP/1.1 only).
 pub fn client_config(settings: &TlsSettings) -> Result<Arc<rustls::ClientConfig>, ClientError> {
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
+    let builder = rustls::ClientConfig::builder_with_provider(berth_tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(setup_error)?;
     let builder = if settings.verify {
@@ -110,7 +98,9 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<rustls::ClientConfig>
     } else {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyServerCert(provider())))
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert::new(
+                berth_tls::provider(),
+            )))
     };
     let mut config = match &settings.identity {
         Some((cert, key)) => {
@@ -133,56 +123,6 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, ClientError> {
         host: host.to_string(),
         reason: "not a valid TLS server name".to_string(),
     })
-}
-
-/// `--tls` without `--tlsverify`: any certificate is accepted (the docker CLI's InsecureSkipVerify), but
-/// handshake signatures are still checked so the session keys belong to the presented certificate.
-#[derive(Debug)]
-struct AnyServerCert(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyServerCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]

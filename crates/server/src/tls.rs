@@ -91,21 +91,7 @@ fn pem_error(
 
 /// Reads every certificate of a PEM file; an empty file is an error.
 fn load_certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(pem_error(what, path))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(pem_error(what, path))?;
-    if certs.is_empty() {
-        return Err(pem_error(what, path)(
-            rustls::pki_types::pem::Error::NoItemsFound,
-        ));
-    }
-    Ok(certs)
-}
-
-/// The rustls provider berth uses (ring, as the registry client).
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    berth_tls::load_certs(path).map_err(pem_error(what, path))
 }
 
 /// Builds the server side of TLS from PEM files: HTTP/1.1 only, client certificates required when
@@ -114,7 +100,7 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsE
     let chain = load_certs("certificate", &files.cert)?;
     let key =
         PrivateKeyDer::from_pem_file(&files.key).map_err(pem_error("private key", &files.key))?;
-    let builder = rustls::ServerConfig::builder_with_provider(provider())
+    let builder = rustls::ServerConfig::builder_with_provider(berth_tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|source| TlsError::Identity {
             cert: files.cert.clone(),
@@ -129,12 +115,13 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsE
                     source,
                 })?;
             }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-                .build()
-                .map_err(|source| TlsError::Verifier {
-                    path: ca.clone(),
-                    source,
-                })?;
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), berth_tls::provider())
+                    .build()
+                    .map_err(|source| TlsError::Verifier {
+                        path: ca.clone(),
+                        source,
+                    })?;
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),

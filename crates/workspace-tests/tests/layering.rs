@@ -10,10 +10,11 @@ use std::process::Command;
 fn allowed_berth_deps() -> BTreeMap<&'static str, &'static [&'static str]> {
     BTreeMap::from([
         ("berth-oci", &[][..]),
+        ("berth-tls", &[][..]),
         ("berth-api", &["berth-oci"][..]),
         ("berth-runtime", &["berth-oci"][..]),
         ("berth-image", &["berth-oci"][..]),
-        ("berth-distribution", &["berth-oci", "berth-image"][..]),
+        ("berth-distribution", &["berth-oci", "berth-image", "berth-tls"][..]),
         ("berth-network", &["berth-oci"][..]),
         ("berth-build", &["berth-oci", "berth-image"][..]),
         (
@@ -29,8 +30,8 @@ fn allowed_berth_deps() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "berth-shim",
             ][..],
         ),
-        ("berth-server", &["berth-api"][..]),
-        ("berth-client", &["berth-api"][..]),
+        ("berth-server", &["berth-api", "berth-tls"][..]),
+        ("berth-client", &["berth-api", "berth-tls"][..]),
         ("berth-cli", &["berth-client", "berth-api", "berth-oci"][..]),
         ("berth-shim", &["berth-runtime", "berth-oci"][..]),
         ("berth-runtime-cli", &["berth-runtime", "berth-oci"][..]),

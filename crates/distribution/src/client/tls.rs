@@ -6,10 +6,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use berth_tls::AcceptAnyServerCert;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// The system's CA certificates (loaded once per client).
 pub fn system_roots() -> Vec<CertificateDer<'static>> {
@@ -109,10 +108,6 @@ pub fn registry_client_identity(
     Ok(Some(ClientIdentity { certs, key }))
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 /// A client configuration trusting `roots`, presenting `identity` when the server asks.
 pub fn verifying_config(
     roots: impl IntoIterator<Item = CertificateDer<'static>>,
@@ -124,7 +119,7 @@ pub fn verifying_config(
             tracing::debug!(error = %e, "ignoring an unusable CA certificate");
         }
     }
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
+    let builder = rustls::ClientConfig::builder_with_provider(berth_tls::provider())
         .with_safe_default_protocol_versions()?
         .with_root_certificates(store);
     match identity {
@@ -138,62 +133,13 @@ pub fn verifying_config(
 pub fn insecure_config(
     identity: Option<ClientIdentity>,
 ) -> Result<rustls::ClientConfig, rustls::Error> {
-    let p = provider();
+    let p = berth_tls::provider();
     let builder = rustls::ClientConfig::builder_with_provider(p.clone())
         .with_safe_default_protocol_versions()?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAny(p)));
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert::new(p)));
     match identity {
         Some(id) => builder.with_client_auth_cert(id.certs, id.key),
         None => Ok(builder.with_no_client_auth()),
-    }
-}
-
-/// Accepts every server certificate but still checks handshake signatures.
-#[derive(Debug)]
-struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }

@@ -66,7 +66,7 @@ pub fn server_config_with_client_ca(
         path: key.to_path_buf(),
         source,
     })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = berth_tls::provider();
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
     let builder = match client_ca {
