@@ -14,7 +14,10 @@ fn allowed_berth_deps() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("berth-api", &["berth-oci"][..]),
         ("berth-runtime", &["berth-oci"][..]),
         ("berth-image", &["berth-oci"][..]),
-        ("berth-distribution", &["berth-oci", "berth-image", "berth-tls"][..]),
+        (
+            "berth-distribution",
+            &["berth-oci", "berth-image", "berth-tls"][..],
+        ),
         ("berth-network", &["berth-oci"][..]),
         ("berth-build", &["berth-oci", "berth-image"][..]),
         (
