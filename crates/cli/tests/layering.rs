@@ -78,10 +78,17 @@ fn workspace_crates_reachable(meta: &Value, package: &str) -> BTreeSet<String> {
 fn client_and_cli_depend_only_on_the_layers_below() {
     let meta = metadata();
     let client = workspace_crates_reachable(&meta, "berth-client");
-    assert_eq!(client, BTreeSet::from(["berth-api".to_string()]));
+    assert_eq!(
+        client,
+        BTreeSet::from(["berth-api".to_string(), "berth-tls".to_string()])
+    );
     let cli = workspace_crates_reachable(&meta, "berth-cli");
     assert_eq!(
         cli,
-        BTreeSet::from(["berth-api".to_string(), "berth-client".to_string()])
+        BTreeSet::from([
+            "berth-api".to_string(),
+            "berth-client".to_string(),
+            "berth-tls".to_string()
+        ])
     );
 }
